@@ -28,6 +28,20 @@ typedef uint8_t es_v16u8 __attribute__((vector_size(16)));
 #define ES__THUMB 128
 #define ES__HASH_SIDE 32
 
+/* Integer sums over the pixels of an image (es_image_features): luma sum, sum of squares and
+ * clip counts (<= 2, >= 253), and the saturation term, the sum over pixels of
+ * floor(65536 * (max - min) / max) (0 where max = 0). */
+typedef struct es__pixel_sums {
+  uint64_t n, sum, sumsq, low, high, sat;
+} es__pixel_sums;
+
+/* One row of n pixels of c (1-4) interleaved channels: its luma into luma[n], its sums added to
+ * *ps. The portable path; es__rgb_row_sums_avx2() gives the same results for c = 3 and
+ * n <= 65536 (on x86-64 CPUs with AVX2 only). */
+void es__row_sums_portable(const uint8_t *row, uint32_t n, uint32_t c, uint8_t *luma,
+                           es__pixel_sums *ps);
+void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pixel_sums *ps);
+
 /* The phash of a 32x32 luma image given in 1/16 luma steps (0..4080), row-major. */
 uint64_t es__phash_from_luma32(const int32_t f[ES__HASH_SIDE * ES__HASH_SIDE]);
 

@@ -55,13 +55,7 @@ double es__laplacian_variance(const uint8_t *img, uint32_t w, uint32_t h)
   return (double)num / ((double)n * (double)n);
 }
 
-/* Integer sums of one pass. */
-typedef struct pixel_sums {
-  uint64_t n, sum, sumsq, low, high;
-  uint64_t sat; /* sum over pixels of floor(65536 * (max - min) / max), 0 when max = 0 */
-} pixel_sums;
-
-static void stats_finish(const pixel_sums *ps, int color, const uint8_t *thumb, es_stats *st)
+static void stats_finish(const es__pixel_sums *ps, int color, const uint8_t *thumb, es_stats *st)
 {
   double dn = (double)ps->n;
   st->mean = (double)ps->sum / dn;
@@ -153,7 +147,7 @@ ES_VECTORIZE static uint32_t saturation_sum(const uint8_t *restrict mxv,
 
 /* Sums, sums of squares and clip counts of n <= 65536 luma values: 32-bit sums cannot
  * overflow (65536 * 255^2 < 2^32). */
-ES_VECTORIZE static void luma_sums(const uint8_t *restrict luma, uint32_t n, pixel_sums *ps)
+ES_VECTORIZE static void luma_sums(const uint8_t *restrict luma, uint32_t n, es__pixel_sums *ps)
 {
   uint32_t sum = 0, sumsq = 0, low = 0, high = 0;
   for (uint32_t x = 0; x < n; x++) {
@@ -169,25 +163,43 @@ ES_VECTORIZE static void luma_sums(const uint8_t *restrict luma, uint32_t n, pix
   ps->high += high;
 }
 
-/* Per-row work: luma into `luma`, its sums and clip counts, and the saturation sums. scratch
- * holds 5 * w bytes. */
-static void scan_row(const uint8_t *row, uint32_t w, uint32_t c, uint8_t *luma, uint8_t *scratch,
-                     pixel_sums *ps)
+/* Pixels of a row are taken PORTABLE_CHUNK at a time, so that the planes stay in L1. */
+#define PORTABLE_CHUNK 256
+
+void es__row_sums_portable(const uint8_t *row, uint32_t n, uint32_t c, uint8_t *luma,
+                           es__pixel_sums *ps)
 {
-  if (c >= 3) {
-    uint8_t *R = scratch, *G = R + w, *B = G + w, *mxv = B + w, *dif = mxv + w;
-    if (c == 3)
-      split_rgb(row, w, R, G, B);
-    else
-      split_rgba(row, w, R, G, B);
-    planes_row(R, G, B, w, luma, mxv, dif);
-    for (uint32_t x = 0; x < w; x += 32768)
-      ps->sat += saturation_sum(mxv + x, dif + x, w - x < 32768 ? w - x : 32768);
-  } else {
-    es_luma_row(row, w, c, luma);
+  uint8_t R[PORTABLE_CHUNK], G[PORTABLE_CHUNK], B[PORTABLE_CHUNK], mxv[PORTABLE_CHUNK],
+      dif[PORTABLE_CHUNK];
+  for (uint32_t x = 0; x < n; x += PORTABLE_CHUNK) {
+    uint32_t m = n - x < PORTABLE_CHUNK ? n - x : PORTABLE_CHUNK;
+    const uint8_t *src = row + (size_t)x * c;
+    if (c >= 3) {
+      if (c == 3)
+        split_rgb(src, m, R, G, B);
+      else
+        split_rgba(src, m, R, G, B);
+      planes_row(R, G, B, m, luma + x, mxv, dif);
+      ps->sat += saturation_sum(mxv, dif, m);
+    } else {
+      es_luma_row(src, m, c, luma + x);
+    }
+    luma_sums(luma + x, m, ps);
   }
-  for (uint32_t x = 0; x < w; x += 65536)
-    luma_sums(luma + x, w - x < 65536 ? w - x : 65536, ps);
+}
+
+/* Per-row work: luma into `luma`, its sums and clip counts, and the saturation sums. */
+static void scan_row(const uint8_t *row, uint32_t w, uint32_t c, uint8_t *luma,
+                     es__pixel_sums *ps)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (c == 3 && __builtin_cpu_supports("avx2")) {
+    for (uint32_t x = 0; x < w; x += 65536)
+      es__rgb_row_sums_avx2(row + (size_t)x * 3, w - x < 65536 ? w - x : 65536, luma + x, ps);
+    return;
+  }
+#endif
+  es__row_sums_portable(row, w, c, luma, ps);
 }
 
 /* round(num / t) = floor((num + t/2) / t) for the many cells of one image without a hardware
@@ -221,26 +233,53 @@ ES_VECTORIZE static void add_row(uint64_t *restrict band, const uint64_t *restri
     band[x] += row[x];
 }
 
-/* vacc += weight * luma over a row (vectorised). */
-ES_VECTORIZE static void add_weighted_row(uint64_t *restrict vacc, const uint8_t *restrict luma,
-                                          uint32_t n, uint32_t weight)
+/* vacc += weight * luma over a row (vectorised): a y tap weighs at most ES__THUMB, so each
+ * product fits 16 bits. */
+ES_VECTORIZE static void add_weighted_row(uint32_t *restrict vacc, const uint8_t *restrict luma,
+                                          uint32_t n, uint16_t weight)
 {
   for (uint32_t x = 0; x < n; x++)
-    vacc[x] += (uint64_t)luma[x] * weight;
+    vacc[x] += (uint16_t)(luma[x] * weight);
 }
 
-/* Horizontal area sums of one finished thumbnail row (vertical sums per source column) onto
- * ES__THUMB columns; first[d]..first[d+1] are the taps of column d. */
-static void reduce_row(const uint64_t *vacc, const es_area_tap *xt, const uint32_t *first,
-                       uint64_t *out)
+/* The x taps of one thumbnail column: source columns a..b, a weighing wa and b weighing wb
+ * (a == b for a single tap); every column strictly between them lies wholly inside and weighs
+ * ES__THUMB (es_area_taps: a source sample is ES__THUMB units wide). */
+typedef struct col_span {
+  uint32_t a, b, wa, wb;
+} col_span;
+
+static void col_spans(const es_area_tap *xt, size_t nx, col_span *cs)
 {
-  for (uint32_t d = 0; d < ES__THUMB; d++) {
-    uint64_t run = 0;
-    for (uint32_t t = first[d]; t < first[d + 1]; t++)
-      run += vacc[xt[t].src] * xt[t].weight;
-    out[d] = run;
+  for (size_t t = 0; t < nx; t++) {
+    col_span *c = &cs[xt[t].dst];
+    if (t == 0 || xt[t - 1].dst != xt[t].dst)
+      *c = (col_span){xt[t].src, xt[t].src, xt[t].weight, 0};
+    else {
+      c->b = xt[t].src;
+      c->wb = xt[t].weight;
+    }
   }
 }
+
+/* Adds the horizontal area sums of vacc (vertical sums per source column) onto ES__THUMB
+ * columns to out. */
+static void reduce_row(const uint32_t *vacc, const col_span *cs, uint64_t *out)
+{
+  for (uint32_t d = 0; d < ES__THUMB; d++) {
+    const col_span *c = &cs[d];
+    uint64_t inner = 0;
+    for (uint32_t x = c->a + 1; x < c->b; x++)
+      inner += vacc[x];
+    uint64_t run = (uint64_t)vacc[c->a] * c->wa + inner * ES__THUMB;
+    if (c->b != c->a)
+      run += (uint64_t)vacc[c->b] * c->wb;
+    out[d] += run;
+  }
+}
+
+/* Most total y weight vacc may hold: 255 times it stays below 2^32. */
+#define VACC_WEIGHT_MAX (UINT32_MAX / 255)
 
 int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_error *err)
 {
@@ -251,15 +290,15 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
   const uint32_t T = ES__THUMB;
   es_area_tap *xt = NULL, *yt = NULL;
   uint8_t *luma = NULL, *thumb = NULL;
-  uint32_t first[ES__THUMB + 1];
-  uint64_t *vacc = NULL;
-  pixel_sums *ps = NULL;
+  col_span cs[ES__THUMB];
+  uint32_t *vacc = NULL;
+  es__pixel_sums *ps = NULL;
   int rc = ES_OK;
 
   ps = calloc(1, sizeof *ps);
   xt = malloc(((size_t)w + T) * sizeof *xt);
   yt = malloc(((size_t)h + T) * sizeof *yt);
-  luma = malloc((size_t)w * 6);
+  luma = malloc(w);
   thumb = malloc((size_t)T * T);
   vacc = malloc((size_t)w * sizeof *vacc);
   if (!ps || !xt || !yt || !luma || !thumb || !vacc) {
@@ -267,14 +306,13 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
     goto cleanup;
   }
   size_t nx = es_area_taps(w, T, xt), ny = es_area_taps(h, T, yt);
-  for (size_t t = nx; t-- > 0;)
-    first[xt[t].dst] = (uint32_t)t;
-  first[T] = (uint32_t)nx;
+  col_spans(xt, nx, cs);
 
   ps->n = (uint64_t)w * h;
   /* Vertical first: the y taps come in source order with non-decreasing destination, so the
    * taps of thumbnail row d are a contiguous run; their weighted source rows are summed per
-   * column, then reduced horizontally. Sums stay below 255 * w * h (fits 64 bits). Each source
+   * column, then reduced horizontally. Sums stay below 255 * w * h (fits 64 bits); the column
+   * sums are 32-bit, reduced early in the rare image tall enough to overflow them. Each source
    * row is scanned (stats) exactly once, when its first tap comes. */
   size_t stride = es_image_stride(img), k = 0;
   uint32_t y_done = UINT32_MAX;
@@ -297,14 +335,22 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
                yt[k0].weight == yt[k0 - 1].weight;
     if (!same) {
       memset(vacc, 0, (size_t)w * sizeof *vacc);
+      memset(rowsum, 0, sizeof rowsum);
+      uint64_t held = 0;
       for (size_t t = k0; t < k; t++) {
         if (yt[t].src != y_done) {
           y_done = yt[t].src;
-          scan_row(img->data + y_done * stride, w, c, luma, luma + w, ps);
+          scan_row(img->data + y_done * stride, w, c, luma, ps);
         }
-        add_weighted_row(vacc, luma, w, yt[t].weight);
+        if (held + yt[t].weight > VACC_WEIGHT_MAX) {
+          reduce_row(vacc, cs, rowsum);
+          memset(vacc, 0, (size_t)w * sizeof *vacc);
+          held = 0;
+        }
+        add_weighted_row(vacc, luma, w, (uint16_t)yt[t].weight);
+        held += yt[t].weight;
       }
-      reduce_row(vacc, xt, first, rowsum);
+      reduce_row(vacc, cs, rowsum);
     }
     prev_single = single;
 

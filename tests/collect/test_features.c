@@ -382,3 +382,68 @@ Test(features, thumbnail_matches_area_resize)
     es_image_free(&thumb);
   }
 }
+
+/* The AVX2 row kernel gives exactly the portable path's luma bytes and sums, on rows of every
+ * length around its 16-pixel step and on values near every threshold (0, the clip counts at 2
+ * and 253, 255). */
+Test(features, avx2_rows_equal_portable)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("avx2"))
+    cr_skip_test("no AVX2 on this CPU");
+  static const uint8_t edges[] = {0, 1, 2, 3, 4, 251, 252, 253, 254, 255};
+  enum { MAXN = 65536 };
+  uint8_t *row = malloc(3 * MAXN), *l1 = malloc(MAXN), *l2 = malloc(MAXN);
+  cr_assert(row && l1 && l2);
+  uint32_t s = 12345;
+  const uint32_t lengths[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 640, 4097, MAXN};
+  for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
+    for (int mode = 0; mode < 3; mode++) {
+      uint32_t n = lengths[li];
+      for (uint32_t k = 0; k < 3 * n; k++) {
+        s = s * 1103515245u + 12345u;
+        uint8_t v = (uint8_t)(s >> 16);
+        row[k] = mode == 0 ? v : mode == 1 ? edges[v % sizeof edges] : (uint8_t)(v | 0xf8);
+      }
+      es__pixel_sums a = {0}, b = {0};
+      memset(l1, 0xaa, MAXN);
+      memset(l2, 0x55, MAXN);
+      es__row_sums_portable(row, n, 3, l1, &a);
+      es__rgb_row_sums_avx2(row, n, l2, &b);
+      cr_assert(memcmp(l1, l2, n) == 0, "luma, n = %u, mode %d", n, mode);
+      cr_assert(memcmp(&a, &b, sizeof a) == 0, "sums, n = %u, mode %d", n, mode);
+    }
+  free(row);
+  free(l1);
+  free(l2);
+#else
+  cr_skip_test("not an x86-64 build");
+#endif
+}
+
+/* A column of more than 2^32 / 255 rows overflows 32-bit column sums of full-white rows: the
+ * walk must reduce them early. The thumbnail of a one-pixel-wide image is its column's area
+ * average (64-bit sums here) repeated across; its sharpness must match. */
+Test(features, very_tall_image_column_sums)
+{
+  const uint32_t h = 17000000;
+  es_image img = make(1, h, 1);
+  for (uint32_t y = 0; y < h; y++)
+    img.data[y] = y < h / 2 ? 255 : (uint8_t)(y % 7 * 30);
+  es_area_tap *taps = malloc(((size_t)h + 128) * sizeof *taps);
+  uint64_t sums[128] = {0};
+  cr_assert(taps);
+  size_t nt = es_area_taps(h, 128, taps);
+  for (size_t t = 0; t < nt; t++)
+    sums[taps[t].dst] += (uint64_t)img.data[taps[t].src] * taps[t].weight;
+  uint8_t thumb[128 * 128];
+  for (uint32_t d = 0; d < 128; d++)
+    memset(thumb + 128 * d, (int)((sums[d] + h / 2) / h), 128);
+  double want = es__laplacian_variance(thumb, 128, 128);
+  cr_assert(want > 100, "the thumbnail has an edge");
+  es_stats st;
+  hash_of(&img, &st);
+  cr_assert_eq(st.sharpness, want);
+  free(taps);
+  es_image_free(&img);
+}
