@@ -854,9 +854,10 @@ static int check_object(const char *id, const char *ext, const char *mode, const
  * that works, else a copy of buf); `sync` makes them durable before returning. */
 static int object_to_tmp(const es_store *st, int tdfd, const char *tname, const char *id,
                          const uint8_t *buf, size_t len, const char *src_path, const char *mode,
-                         int sync, es_error *err)
+                         int sync, int *linked, es_error *err)
 {
-  if (!strcmp(mode, "link") && src_path && try_link(tdfd, tname, src_path, id, len, sync))
+  *linked = !strcmp(mode, "link") && src_path && try_link(tdfd, tname, src_path, id, len, sync);
+  if (*linked)
     return ES_OK;
   return tmp_write(st, tdfd, tname, buf ? (const void *)buf : "", len, sync, err);
 }
@@ -887,7 +888,8 @@ int es_store_put_object(const es_store *st, const char *id, const char *ext, con
       rc = tdfd;
       goto cleanup;
     }
-    rc = object_to_tmp(st, tdfd, tname, id, buf, len, src_path, mode, 1, err);
+    int linked;
+    rc = object_to_tmp(st, tdfd, tname, id, buf, len, src_path, mode, 1, &linked, err);
     if (!rc)
       rc = tmp_publish(st, tdfd, tname, dfd, base, rel, "object", err);
     if (rc)
@@ -908,13 +910,19 @@ typedef struct staged {
   char tmp[64];  /* name in TMP_DIR */
   char rel[64];  /* final name relative to the root */
   int state;     /* 0 staged, 1 published, 2 dropped */
+  int linked;    /* the temporary is a hard link to the input */
 } staged;
 
+/* Everything a batch opens once rather than per object: the temporary directory and which
+ * "objects/xx" directories this batch has already made. */
 struct es_object_batch {
   pthread_mutex_t lock;
   staged *v;
   size_t n, cap;
   unsigned long seq;
+  long pid;
+  int tdfd; /* TMP_DIR, opened by the first object staged */
+  uint8_t made[257]; /* made[i]: objects/<hex i> exists; made[256]: objects exists */
 };
 
 es_object_batch *es_object_batch_new(es_error *err)
@@ -925,6 +933,8 @@ es_object_batch *es_object_batch_new(es_error *err)
     return NULL;
   }
   pthread_mutex_init(&b->lock, NULL);
+  b->pid = (long)getpid();
+  b->tdfd = -1;
   return b;
 }
 
@@ -946,22 +956,18 @@ int es_store_stage_object(const es_store *st, es_object_batch *b, const char *id
     return es_error_set(err, ES_ENOMEM, "out of memory");
 
   /* An intact object from an earlier run is kept as it is. */
-  int dfd = openat(st->dirfd, "objects", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd >= 0) {
-    int intact = object_intact(dfd, sg.rel + 8, id, len);
-    close(dfd);
-    if (intact)
-      return ES_OK;
-  }
+  if (object_intact(st->dirfd, sg.rel, id, len))
+    return ES_OK;
   pthread_mutex_lock(&b->lock);
   unsigned long seq = b->seq++;
+  if (b->tdfd < 0)
+    b->tdfd = open_tmpdir(st, err);
+  int tdfd = b->tdfd;
   pthread_mutex_unlock(&b->lock);
-  snprintf(sg.tmp, sizeof sg.tmp, "%ld.%lu.tmp", (long)getpid(), seq);
-  int tdfd = open_tmpdir(st, err);
   if (tdfd < 0)
     return tdfd;
-  rc = object_to_tmp(st, tdfd, sg.tmp, id, buf, len, src_path, mode, 0, err);
-  close(tdfd);
+  snprintf(sg.tmp, sizeof sg.tmp, "%ld.%lu.tmp", b->pid, seq);
+  rc = object_to_tmp(st, tdfd, sg.tmp, id, buf, len, src_path, mode, 0, &sg.linked, err);
   if (rc)
     return rc;
   pthread_mutex_lock(&b->lock);
@@ -980,19 +986,18 @@ int es_store_stage_object(const es_store *st, es_object_batch *b, const char *id
     b->v[b->n++] = sg;
   }
   pthread_mutex_unlock(&b->lock);
+  if (rc)
+    unlinkat(tdfd, sg.tmp, 0);
   return rc;
 }
 
 void es_object_batch_drop(const es_store *st, es_object_batch *b, size_t slot)
 {
+  (void)st;
   if (!b || slot >= b->n || b->v[slot].state != 0)
     return;
   b->v[slot].state = 2;
-  int tdfd = openat(st->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (tdfd >= 0) {
-    unlinkat(tdfd, b->v[slot].tmp, 0);
-    close(tdfd);
-  }
+  unlinkat(b->tdfd, b->v[slot].tmp, 0);
 }
 
 /* Makes everything written to the dataset's file system durable: one syncfs(2), or, where that
@@ -1019,55 +1024,52 @@ static int sync_all(const es_store *st, int at, const staged *v, size_t n, int u
   return ES_OK;
 }
 
+static int hex_value(char c)
+{
+  return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* mkdir of `dir` (relative to the root) unless the batch made it already; made without a sync
+ * of its own, the caller's syncfs covers it. */
+static int make_dir_once(const es_store *st, uint8_t *made, const char *dir, es_error *err)
+{
+  if (*made)
+    return ES_OK;
+  if (mkdirat(st->dirfd, dir, 0777) != 0 && errno != EEXIST)
+    return es_error_errno(err, ES_EIO, errno, "cannot create '%s/%s'", st->root, dir);
+  *made = 1;
+  return ES_OK;
+}
+
 int es_store_publish_objects(const es_store *st, es_object_batch *b, es_error *err)
 {
-  int rc = ES_OK, tdfd = -1;
+  int rc = ES_OK;
   if (!b || b->n == 0)
     return ES_OK;
-  tdfd = openat(st->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (tdfd < 0)
-    return es_error_errno(err, ES_EIO, errno, "cannot open '%s/" TMP_DIR "'", st->root);
   /* Every object's bytes are durable before any of their names appear. */
-  if ((rc = sync_all(st, tdfd, b->v, b->n, 0, err)))
-    goto cleanup;
+  if ((rc = sync_all(st, b->tdfd, b->v, b->n, 0, err)))
+    return rc;
   for (size_t i = 0; i < b->n; i++) {
     staged *sg = &b->v[i];
     if (sg->state != 0)
       continue;
-    /* "objects/ab": made here without a sync of its own; the syncfs below covers it. */
     char dir[16];
-    memcpy(dir, sg->rel, 10);
+    memcpy(dir, sg->rel, 10); /* "objects/ab" */
     dir[10] = '\0';
-    if (mkdirat(st->dirfd, "objects", 0777) != 0 && errno != EEXIST) {
-      rc = es_error_errno(err, ES_EIO, errno, "cannot create '%s/objects'", st->root);
-      goto cleanup;
-    }
-    if (mkdirat(st->dirfd, dir, 0777) != 0 && errno != EEXIST) {
-      rc = es_error_errno(err, ES_EIO, errno, "cannot create '%s/%s'", st->root, dir);
-      goto cleanup;
-    }
-    const char *base = sg->rel + 11;
-    int dfd = openat(st->dirfd, dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (dfd < 0) {
-      rc = es_error_errno(err, ES_EIO, errno, "cannot open '%s/%s'", st->root, dir);
-      goto cleanup;
-    }
+    if ((rc = make_dir_once(st, &b->made[256], "objects", err)) ||
+        (rc = make_dir_once(st, &b->made[hex_value(dir[8]) * 16 + hex_value(dir[9])], dir,
+                            err)))
+      return rc;
     crash_point(st, "object", "data");
-    if (renameat(tdfd, sg->tmp, dfd, base) != 0) {
-      rc = es_error_errno(err, ES_EIO, errno, "cannot rename into '%s/%s'", st->root, sg->rel);
-      close(dfd);
-      goto cleanup;
-    }
-    unlinkat(tdfd, sg->tmp, 0); /* left behind when it was a link to the same inode */
-    close(dfd);
+    if (renameat(b->tdfd, sg->tmp, st->dirfd, sg->rel) != 0)
+      return es_error_errno(err, ES_EIO, errno, "cannot rename into '%s/%s'", st->root, sg->rel);
+    if (sg->linked) /* rename() of two links to one inode leaves the temporary behind */
+      unlinkat(b->tdfd, sg->tmp, 0);
     sg->state = 1;
     crash_point(st, "object", "rename");
   }
   /* ... and the renames are durable before the caller commits a manifest naming them. */
-  rc = sync_all(st, st->dirfd, b->v, b->n, 1, err);
-cleanup:
-  close(tdfd);
-  return rc;
+  return sync_all(st, st->dirfd, b->v, b->n, 1, err);
 }
 
 void es_object_batch_free(const es_store *st, es_object_batch *b)
@@ -1076,6 +1078,8 @@ void es_object_batch_free(const es_store *st, es_object_batch *b)
     return;
   for (size_t i = 0; st && i < b->n; i++)
     es_object_batch_drop(st, b, i);
+  if (b->tdfd >= 0)
+    close(b->tdfd);
   pthread_mutex_destroy(&b->lock);
   free(b->v);
   free(b);
