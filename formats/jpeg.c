@@ -32,7 +32,7 @@ typedef struct jpeg_ctx {
   jmp_buf jump;
   char message[JMSG_LENGTH_MAX + 64];
   int code;       /* the ES_E* code for message */
-  uint8_t *cmyk;  /* one CMYK row, when converting */
+  uint8_t *stage; /* one output row as libjpeg writes it (see run_jpeg) */
   const es_decode_opts *opts;
   es_image *out;  /* NULL when probing */
   es_image_info *info;
@@ -187,19 +187,25 @@ static int run_jpeg(jpeg_ctx *c, const uint8_t *buf, size_t len)
   rc = es_image_alloc(c->out, d->output_width, d->output_height, info->channels, c->err);
   if (rc != ES_OK)
     return rc;
-  if (convert_cmyk) {
-    c->cmyk = malloc((size_t)d->output_width * 4);
-    if (!c->cmyk)
-      return es_error_set(c->err, ES_ENOMEM, "out of memory for a JPEG row");
-  }
+  /* libjpeg-turbo's SIMD colour converters write a 16-byte-aligned output row with
+   * non-temporal stores, which send the pixels past the cache: the pixel hash and the features
+   * that read the image next would then wait on memory for all of it. So libjpeg writes each
+   * row to a staging row that is never aligned, from which it is copied (or converted from
+   * CMYK) while still in the cache. */
+  size_t stage_len = (size_t)d->output_width * (size_t)d->output_components;
+  c->stage = malloc(stage_len + 32);
+  if (!c->stage)
+    return es_error_set(c->err, ES_ENOMEM, "out of memory for a JPEG row");
+  JSAMPROW target = c->stage + (16 - (uintptr_t)c->stage % 16) + 1;
   size_t stride = es_image_stride(c->out);
   while (d->output_scanline < d->output_height) {
     uint8_t *row = c->out->data + (size_t)d->output_scanline * stride;
-    JSAMPROW target = convert_cmyk ? c->cmyk : row;
     if (jpeg_read_scanlines(d, &target, 1) != 1)
       return es_error_set(c->err, ES_EFORMAT, "truncated JPEG (premature end of data)");
     if (convert_cmyk)
-      cmyk_to_rgb(c->cmyk, row, d->output_width, d->saw_Adobe_marker);
+      cmyk_to_rgb(target, row, d->output_width, d->saw_Adobe_marker);
+    else
+      memcpy(row, target, stride);
   }
   /* Reads to EOI, so damage after the last row (or a missing EOI) is seen. */
   jpeg_finish_decompress(d);
@@ -227,7 +233,7 @@ static int jpeg_run(const uint8_t *buf, size_t len, const es_decode_opts *opts, 
     rc = es_image_orient(out, info->orientation, err);
   if (c->created)
     jpeg_destroy_decompress(&c->cinfo);
-  free(c->cmyk);
+  free(c->stage);
   free(c);
   if (rc != ES_OK && out)
     es_image_free(out);
