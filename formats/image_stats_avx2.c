@@ -38,12 +38,11 @@ static inline __m256i mask(const int8_t m[16])
   return _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)m));
 }
 
-/* floor(num / max(den, 1)) for 8 pixels in single precision; num = dif * 65536 < 2^24 and
- * den <= 255 are exact, and so is the truncated quotient (see saturation_sum() in
+/* floor(num / den) for 8 pixels in single precision; num = dif * 65536 < 2^24 and
+ * 1 <= den <= 255 are exact, and so is the truncated quotient (see saturation_sum() in
  * formats/image_stats.c). */
 static inline __m256i quot(__m256i num, __m256i den)
 {
-  den = _mm256_max_epi32(den, _mm256_set1_epi32(1));
   return _mm256_cvttps_epi32(_mm256_div_ps(_mm256_cvtepi32_ps(num), _mm256_cvtepi32_ps(den)));
 }
 
@@ -52,7 +51,7 @@ void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pi
   const __m256i z = _mm256_setzero_si256();
   const __m256i k77 = _mm256_set1_epi16(77), k150 = _mm256_set1_epi16(150);
   const __m256i k29 = _mm256_set1_epi16(29), k128 = _mm256_set1_epi16(128);
-  const __m256i two = _mm256_set1_epi8(2), k253 = _mm256_set1_epi8((char)253);
+  const __m256i one = _mm256_set1_epi8(1), two = _mm256_set1_epi8(2), k253 = _mm256_set1_epi8((char)253);
   const __m256i ra = mask(SHUF[0][0]), rb = mask(SHUF[0][1]), rc = mask(SHUF[0][2]);
   const __m256i ga = mask(SHUF[1][0]), gb = mask(SHUF[1][1]), gc = mask(SHUF[1][2]);
   const __m256i ba = mask(SHUF[2][0]), bb = mask(SHUF[2][1]), bc = mask(SHUF[2][2]);
@@ -80,7 +79,9 @@ void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pi
     __m256i mx = _mm256_max_epu8(_mm256_max_epu8(r, g), bl);
     __m256i dif = _mm256_sub_epi8(mx, _mm256_min_epu8(_mm256_min_epu8(r, g), bl));
     __m256i dl = _mm256_unpacklo_epi8(dif, z), dh = _mm256_unpackhi_epi8(dif, z);
-    __m256i ml = _mm256_unpacklo_epi8(mx, z), mh = _mm256_unpackhi_epi8(mx, z);
+    /* max = 0 only where dif = 0: dividing by 1 there gives the defined 0 */
+    __m256i mx1 = _mm256_max_epu8(mx, one);
+    __m256i ml = _mm256_unpacklo_epi8(mx1, z), mh = _mm256_unpackhi_epi8(mx1, z);
     /* unpack(z, d) puts d in the high half of each 32-bit lane: d * 65536. */
     sat = _mm256_add_epi32(sat, quot(_mm256_unpacklo_epi16(z, dl), _mm256_unpacklo_epi16(ml, z)));
     sat = _mm256_add_epi32(sat, quot(_mm256_unpackhi_epi16(z, dl), _mm256_unpackhi_epi16(ml, z)));

@@ -383,20 +383,29 @@ Test(features, thumbnail_matches_area_resize)
   }
 }
 
-/* The AVX2 row kernel gives exactly the portable path's luma bytes and sums, on rows of every
- * length around its 16-pixel step and on values near every threshold (0, the clip counts at 2
- * and 253, 255). */
-Test(features, avx2_rows_equal_portable)
+/* Each SIMD row kernel the CPU has gives exactly the portable path's luma bytes and sums, on
+ * rows of every length around their steps and on values near every threshold (0, the clip
+ * counts at 2 and 253, 255). */
+Test(features, simd_rows_equal_portable)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!__builtin_cpu_supports("avx2"))
+  typedef void kernel_fn(const uint8_t *, uint32_t, uint8_t *, es__pixel_sums *);
+  struct {
+    const char *name;
+    int have;
+    kernel_fn *fn;
+  } kernels[] = {
+      {"avx2", __builtin_cpu_supports("avx2"), es__rgb_row_sums_avx2},
+  };
+  if (!kernels[0].have)
     cr_skip_test("no AVX2 on this CPU");
   static const uint8_t edges[] = {0, 1, 2, 3, 4, 251, 252, 253, 254, 255};
   enum { MAXN = 65536 };
   uint8_t *row = malloc(3 * MAXN), *l1 = malloc(MAXN), *l2 = malloc(MAXN);
   cr_assert(row && l1 && l2);
   uint32_t s = 12345;
-  const uint32_t lengths[] = {0, 1, 15, 16, 17, 31, 32, 33, 47, 63, 64, 65, 100, 640, 4097, MAXN};
+  const uint32_t lengths[] = {0,  1,  15, 16,  17,  31,  32,   33,  47,
+                              63, 64, 65, 100, 127, 128, 129, 640, 4097, MAXN};
   for (size_t li = 0; li < sizeof lengths / sizeof lengths[0]; li++)
     for (int mode = 0; mode < 3; mode++) {
       uint32_t n = lengths[li];
@@ -405,14 +414,40 @@ Test(features, avx2_rows_equal_portable)
         uint8_t v = (uint8_t)(s >> 16);
         row[k] = mode == 0 ? v : mode == 1 ? edges[v % sizeof edges] : (uint8_t)(v | 0xf8);
       }
-      es__pixel_sums a = {0}, b = {0};
+      es__pixel_sums want = {0};
       memset(l1, 0xaa, MAXN);
-      memset(l2, 0x55, MAXN);
-      es__row_sums_portable(row, n, 3, l1, &a);
-      es__rgb_row_sums_avx2(row, n, l2, &b);
-      cr_assert(memcmp(l1, l2, n) == 0, "luma, n = %u, mode %d", n, mode);
-      cr_assert(memcmp(&a, &b, sizeof a) == 0, "sums, n = %u, mode %d", n, mode);
+      es__row_sums_portable(row, n, 3, l1, &want);
+      for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++) {
+        if (!kernels[ki].have)
+          continue;
+        es__pixel_sums got = {0};
+        memset(l2, 0x55, MAXN);
+        kernels[ki].fn(row, n, l2, &got);
+        cr_assert(memcmp(l1, l2, n) == 0, "%s luma, n = %u, mode %d", kernels[ki].name, n, mode);
+        cr_assert(memcmp(&want, &got, sizeof want) == 0, "%s sums, n = %u, mode %d",
+                  kernels[ki].name, n, mode);
+      }
     }
+  /* Every saturation quotient: max m with each min 0..m, in full 64-pixel steps. */
+  for (size_t ki = 0; ki < sizeof kernels / sizeof kernels[0]; ki++) {
+    if (!kernels[ki].have)
+      continue;
+    for (unsigned m = 0; m < 256; m++) {
+      uint32_t n = 0;
+      for (unsigned mn = 0; mn <= m; mn++, n++) {
+        row[3 * n] = (uint8_t)m;
+        row[3 * n + 1] = (uint8_t)mn;
+        row[3 * n + 2] = (uint8_t)(mn + (m - mn) / 2);
+      }
+      n = (n + 63) / 64 * 64;
+      for (uint32_t k = m + 1; k < n; k++)
+        memcpy(row + 3 * k, row, 3);
+      es__pixel_sums want = {0}, got = {0};
+      es__row_sums_portable(row, n, 3, l1, &want);
+      kernels[ki].fn(row, n, l2, &got);
+      cr_assert_eq(got.sat, want.sat, "%s, max %u", kernels[ki].name, m);
+    }
+  }
   free(row);
   free(l1);
   free(l2);
