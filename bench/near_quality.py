@@ -28,6 +28,7 @@ import glob
 import gzip
 import io
 import os
+import platform
 import subprocess
 import sys
 import tempfile
@@ -62,12 +63,19 @@ class EsError(ctypes.Structure):
 
 
 def build_library(tmp):
-    srcs = ["formats/phash.c", "formats/image_stats.c", "core/image_resize.c", "core/image.c",
-            "core/error.c"]
+    srcs = ["formats/phash.c", "formats/image_stats.c", "formats/image_stats_avx2.c",
+            "core/image_resize.c", "core/image.c", "core/error.c", "core/hash.c", "core/xxh3.c",
+            "core/xxh3_avx2.c"]
+    flags = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-ffp-contract=off", "-fPIC", "-I", ROOT]
+    objs = []
+    for s in srcs:
+        obj = os.path.join(tmp, os.path.basename(s) + ".o")
+        # as CMakeLists.txt builds it: the AVX2 kernels with -mavx2 on x86-64 (empty elsewhere)
+        extra = ["-mavx2"] if s.endswith("_avx2.c") and platform.machine() == "x86_64" else []
+        subprocess.run(flags + extra + ["-c", "-o", obj, os.path.join(ROOT, s)], check=True)
+        objs.append(obj)
     out = os.path.join(tmp, "libesfeat.so")
-    subprocess.run(["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-ffp-contract=off", "-fPIC",
-                    "-shared", "-I", ROOT, "-o", out] + [os.path.join(ROOT, s) for s in srcs] +
-                   ["-lm"], check=True)
+    subprocess.run(["cc", "-shared", "-o", out] + objs + ["-lm"], check=True)
     lib = ctypes.CDLL(out)
     lib.es_image_features.argtypes = [ctypes.POINTER(EsImage), ctypes.POINTER(ctypes.c_uint64),
                                       ctypes.POINTER(EsStats), ctypes.POINTER(EsError)]
