@@ -156,73 +156,34 @@ static void add_rep(es_near_index *idx, uint64_t h, uint32_t ref)
   }
 }
 
-/* The self-join with the index: assign[i] = ref of i's representative (i itself for a new
- * one). With threads > 1 it runs in blocks of 4096 hashes the way collect can: all queries of
- * a block against the representatives of earlier blocks in parallel (the index is read-only
- * meanwhile), then in order each hash is also looked up in a small index of the block's own
- * new representatives; main-index answers win ties, their refs being smaller. The result is
- * exactly the sequential one. Returns seconds; fills *examined, *reps_seen (sum over queries
- * of the representatives present, i.e. the linear scan's work), *reps and *memory. */
+/* The self-join with the index, as collect runs it (es_near_selfjoin()): assign[i] = ref of
+ * i's representative (i itself for a new one). Returns seconds; fills *examined, *reps_seen
+ * (sum over queries of the representatives present, i.e. the linear scan's work), *reps and
+ * *memory (of an index holding the representatives, as the join's own index does). */
 static double join_index(const uint64_t *h, size_t n, unsigned radius, int threads,
                          uint32_t *assign, uint64_t *examined, uint64_t *reps_seen,
                          size_t *reps, size_t *memory)
 {
-  enum { BLOCK = 4096 };
-  es_near_index *idx = new_index(radius);
-  uint32_t ref1[BLOCK];
-  unsigned d1[BLOCK];
-  int f1[BLOCK];
-  uint64_t ex = 0, seen = 0;
+  es_error err;
+  uint64_t ex = 0;
   double t0 = now();
-  if (threads <= 1) {
-    for (size_t i = 0; i < n; i++) {
-      uint32_t ref;
-      unsigned d;
-      seen += es_near_index_count(idx);
-      if (es_near_index_nearest(idx, h[i], &ref, &d, &ex)) {
-        assign[i] = ref;
-      } else {
-        assign[i] = (uint32_t)i;
-        add_rep(idx, h[i], (uint32_t)i);
-      }
-    }
-  } else {
-    for (size_t s = 0; s < n; s += BLOCK) {
-      size_t e = n - s < BLOCK ? n : s + BLOCK;
-      uint64_t bex = 0;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 64) reduction(+ : bex)
-      for (size_t i = s; i < e; i++) {
-        uint64_t x = 0;
-        f1[i - s] = es_near_index_nearest(idx, h[i], &ref1[i - s], &d1[i - s], &x);
-        bex += x;
-      }
-      ex += bex;
-      es_near_index *blk = new_index(radius);
-      for (size_t i = s; i < e; i++) {
-        seen += es_near_index_count(idx);
-        uint32_t ref = ref1[i - s], r2;
-        unsigned d = d1[i - s], d2;
-        int found = f1[i - s];
-        if (es_near_index_count(blk) && es_near_index_nearest(blk, h[i], &r2, &d2, &ex) &&
-            (!found || d2 < d)) {
-          ref = r2;
-          found = 1;
-        }
-        if (found) {
-          assign[i] = ref;
-        } else {
-          assign[i] = (uint32_t)i;
-          add_rep(blk, h[i], (uint32_t)i);
-          add_rep(idx, h[i], (uint32_t)i);
-        }
-      }
-      es_near_index_free(blk);
-    }
+  if (es_near_selfjoin(h, n, radius, threads, assign, reps, &ex, &err) != ES_OK) {
+    fprintf(stderr, "bench_near: %s\n", err.msg);
+    exit(3);
   }
   double t = now() - t0;
+  uint64_t seen = 0;
+  size_t present = 0;
+  es_near_index *idx = new_index(radius);
+  for (size_t i = 0; i < n; i++) {
+    seen += present;
+    if (assign[i] == i) {
+      present++;
+      add_rep(idx, h[i], (uint32_t)i);
+    }
+  }
   *examined = ex;
   *reps_seen = seen;
-  *reps = es_near_index_count(idx);
   *memory = es_near_index_memory(idx);
   es_near_index_free(idx);
   return t;

@@ -27,24 +27,22 @@ static const char *derived_from(const es_item *it)
 }
 
 int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_seq,
-                        size_t *n_clusters, es_error *err)
+                        int threads, size_t *n_clusters, es_error *err)
 {
   int rc = ES_OK;
   order_key *order = NULL;
-  uint32_t *rep_item = NULL;
-  es_near_index *idx = NULL;
-  size_t reps = 0;
+  uint64_t *hash = NULL;
+  uint32_t *item = NULL, *assign = NULL;
+  size_t reps = 0, n = 0;
 
-  if (m->n > UINT32_MAX)
+  if (m->n > UINT32_MAX - 1)
     return es_error_set(err, ES_ELIMIT, "%zu items: more than the index supports", m->n);
-  order = malloc((m->n ? m->n : 1) * sizeof *order);
-  rep_item = malloc((m->n ? m->n : 1) * sizeof *rep_item);
-  idx = es_near_index_new(radius, err);
-  if (!idx) {
-    rc = err ? err->code : ES_ENOMEM;
-    goto cleanup;
-  }
-  if (!order || !rep_item) {
+  size_t cap = m->n ? m->n : 1;
+  order = malloc(cap * sizeof *order);
+  hash = malloc(cap * sizeof *hash);
+  item = malloc(cap * sizeof *item);
+  assign = malloc(cap * sizeof *assign);
+  if (!order || !hash || !item || !assign) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory deriving clusters");
     goto cleanup;
   }
@@ -55,24 +53,18 @@ int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_
     order[i] = (order_key){seq, i, m->items[i].id};
   }
   qsort(order, m->n, sizeof *order, cmp_order);
-
-  for (size_t k = 0; k < m->n; k++) {
-    es_item *it = &m->items[order[k].item];
-    if (derived_from(it))
-      continue; /* a variant belongs to its source's cluster, set below */
-    uint32_t ref;
-    unsigned dist;
-    if (es_near_index_nearest(idx, it->phash, &ref, &dist, NULL)) {
-      memcpy(it->cluster, m->items[rep_item[ref]].id, sizeof it->cluster);
-      continue;
+  /* The items that can represent a cluster, in canonical order; a variant belongs to its
+   * source's cluster, set below. */
+  for (size_t k = 0; k < m->n; k++)
+    if (!derived_from(&m->items[order[k].item])) {
+      hash[n] = m->items[order[k].item].phash;
+      item[n++] = (uint32_t)order[k].item;
     }
-    rep_item[reps] = (uint32_t)order[k].item;
-    rc = es_near_index_add(idx, it->phash, (uint32_t)reps, err);
-    if (rc)
-      goto cleanup;
-    reps++;
-    memcpy(it->cluster, it->id, sizeof it->cluster);
-  }
+  if ((rc = es_near_selfjoin(hash, n, radius, threads, assign, &reps, NULL, err)))
+    goto cleanup;
+  for (size_t k = 0; k < n; k++)
+    memcpy(m->items[item[k]].cluster, m->items[item[assign[k]]].id,
+           sizeof m->items[item[k]].cluster);
   *n_clusters = reps;
   /* Augmented variants (augment/) join their source's cluster whatever their pixels became,
    * so that a rotated variant can never seed a cluster of its own. */
@@ -88,8 +80,9 @@ int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_
   }
 
 cleanup:
-  es_near_index_free(idx);
-  free(rep_item);
   free(order);
+  free(hash);
+  free(item);
+  free(assign);
   return rc;
 }

@@ -14,8 +14,9 @@
 #include "formats/manifest.h"
 
 /* Sets every item's `cluster`. batch_seq maps batch names to their sequence numbers (a batch
- * it does not know sorts last). *n_clusters receives the number of representatives. */
+ * it does not know sorts last). *n_clusters receives the number of representatives. Uses up to
+ * `threads` threads (es_near_selfjoin()); the result is the same for any number. */
 int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_seq,
-                        size_t *n_clusters, es_error *err);
+                        int threads, size_t *n_clusters, es_error *err);
 
 #endif

@@ -679,7 +679,8 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
     rc = es_strmap_put(&created, R.m.items[i].id, 0, err);
   es_manifest_sort(&R.m);
   if (!rc)
-    rc = es__clusters_derive(&R.m, st->settings.near, &R.batch_seq, &sum->clusters_total, err);
+    rc = es__clusters_derive(&R.m, st->settings.near, &R.batch_seq, R.o->jobs,
+                             &sum->clusters_total, err);
   for (size_t i = 0; i < R.m.n && !rc; i++)
     sum->near_duplicates += strcmp(R.m.items[i].cluster, R.m.items[i].id) != 0 &&
                             es_strmap_get(&created, R.m.items[i].id, NULL);

@@ -33,6 +33,19 @@ int es_near_index_add(es_near_index *idx, uint64_t h, uint32_t ref, es_error *er
 int es_near_index_nearest(const es_near_index *idx, uint64_t h, uint32_t *ref, unsigned *dist,
                           uint64_t *examined);
 
+/* The same within a smaller radius (at most the index's): searching less of the index, it
+ * answers faster when that is all the caller needs. */
+int es_near_index_nearest_r(const es_near_index *idx, uint64_t h, unsigned radius,
+                            uint32_t *ref, unsigned *dist, uint64_t *examined);
+
+/* The near-duplicate self-join: each of h[0..n) in order joins the nearest earlier
+ * representative within the radius (ties to the earliest) or becomes a representative itself.
+ * assign[i] is the position of i's representative (i for a representative); *n_reps (when not
+ * NULL) their count; *examined (when not NULL) grows by the candidates compared. Uses up to
+ * `threads` OpenMP threads; the result is the same for any number. */
+int es_near_selfjoin(const uint64_t *h, size_t n, unsigned radius, int threads,
+                     uint32_t *assign, size_t *n_reps, uint64_t *examined, es_error *err);
+
 /* Calls fn(ctx, ref, dist) once for every entry within the radius of h, in no particular
  * order (each entry is reported by the first chunk that finds it). Safe to call from several
  * threads at once while nobody adds. */

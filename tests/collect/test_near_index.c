@@ -205,3 +205,75 @@ Test(near_index, concurrent_queries)
   }
   es_near_index_free(idx);
 }
+
+/* The sequential definition of the self-join, by brute force. */
+static size_t brute_join(const uint64_t *h, size_t n, unsigned r, uint32_t *assign)
+{
+  uint32_t *reps = malloc(n * sizeof *reps);
+  size_t nr = 0;
+  cr_assert(reps);
+  for (size_t i = 0; i < n; i++) {
+    unsigned best = r + 1;
+    for (size_t k = 0; k < nr; k++) {
+      unsigned d = es_phash_distance(h[reps[k]], h[i]);
+      if (d < best) {
+        best = d;
+        assign[i] = reps[k];
+      }
+    }
+    if (best > r) {
+      assign[i] = (uint32_t)i;
+      reps[nr++] = (uint32_t)i;
+    }
+  }
+  free(reps);
+  return nr;
+}
+
+/* es_near_selfjoin gives the sequential answer for every thread count, across several of its
+ * blocks, on clustered hashes, on bursts (consecutive near copies, its fast path) and on
+ * bursts whose base joins an older cluster a few bits further away (its slow path). */
+Test(near_index, selfjoin_matches_the_sequential_definition)
+{
+  enum { N = 14000 };
+  uint64_t *h = malloc(N * sizeof *h), s = 77;
+  uint32_t *ref = malloc(N * sizeof *ref), *want = malloc(N * sizeof *want),
+           *got = malloc(N * sizeof *got);
+  cr_assert(h && ref && want && got);
+  for (int data = 0; data < 3; data++) {
+    if (data == 0) {
+      make_data(5, N, h, ref);
+    } else {
+      for (size_t i = 0; i < N;) {
+        uint64_t base = rng_next(&s);
+        if (data == 2 && i > 0 && rng_next(&s) % 2) { /* 8 to 10 bits from an older hash */
+          base = h[rng_next(&s) % i];
+          for (unsigned k = 0, f = 8 + (unsigned)(rng_next(&s) % 3); k < f; k++)
+            base ^= (uint64_t)1 << (rng_next(&s) % 64);
+        }
+        for (size_t m = 1 + rng_next(&s) % 9; m-- > 0 && i < N; i++) {
+          uint64_t x = base;
+          for (unsigned k = (unsigned)(rng_next(&s) % 7); k-- > 0;)
+            x ^= (uint64_t)1 << (rng_next(&s) % 64);
+          h[i] = x;
+        }
+      }
+    }
+    for (unsigned r = 0; r <= 12; r += 3) {
+      size_t want_reps = brute_join(h, N, r, want);
+      for (int threads = 1; threads <= 3; threads++) {
+        size_t reps = 0;
+        es_error err;
+        cr_assert_eq(es_near_selfjoin(h, N, r, threads, got, &reps, NULL, &err), ES_OK);
+        cr_assert_eq(reps, want_reps, "data %d, r %u, %d threads", data, r, threads);
+        for (size_t i = 0; i < N; i++)
+          cr_assert_eq(got[i], want[i], "data %d, r %u, %d threads, hash %zu", data, r,
+                       threads, i);
+      }
+    }
+  }
+  free(h);
+  free(ref);
+  free(want);
+  free(got);
+}
