@@ -317,9 +317,10 @@ int es_near_index_add(es_near_index *idx, uint64_t h, uint32_t ref, es_error *er
   return ES_OK;
 }
 
-/* Buckets are visited in batches: first every directory entry of the batch is prefetched,
- * then every bucket's hashes, then they are scanned, so that the cache misses of one batch
- * overlap instead of following one another. */
+/* Buckets are visited in batches, in a two-step pipeline: while a batch's directory entries
+ * are being fetched the next batch is collected; then the first batch's bucket contents are
+ * requested and the batch before it, whose contents were requested one step earlier, is
+ * scanned. So the cache misses of a batch overlap one another and a batch's worth of work. */
 #define PROBE_BATCH 32
 
 typedef struct query {
@@ -328,8 +329,8 @@ typedef struct query {
   unsigned best_d; /* starts at radius + 1: nothing found yet */
   uint32_t best_ref;
   uint64_t examined;
-  const bucket *batch[PROBE_BATCH];
-  unsigned nbatch;
+  const bucket *batch[2][PROBE_BATCH]; /* [cur]: collecting; [!cur]: contents requested */
+  unsigned nbatch[2], cur;
 } query;
 
 /* The scan is where queries spend their time. It first takes the smallest distance in the
@@ -397,22 +398,32 @@ static inline void scan_bucket(query *q, const bucket *b)
   q->idx->scan(q, b);
 }
 
+/* One pipeline step: request the contents of the batch being collected, scan the other. */
+static void step_batch(query *q)
+{
+  const unsigned c = q->cur, o = !c;
+  for (unsigned k = 0; k < q->nbatch[c]; k++)
+    if (q->batch[c][k]->n)
+      __builtin_prefetch(q->batch[c][k]->h);
+  for (unsigned k = 0; k < q->nbatch[o]; k++)
+    scan_bucket(q, q->batch[o][k]);
+  q->nbatch[o] = 0;
+  q->cur = o;
+}
+
+/* Scans everything visited so far. */
 static void flush_batch(query *q)
 {
-  for (unsigned k = 0; k < q->nbatch; k++)
-    if (q->batch[k]->n)
-      __builtin_prefetch(q->batch[k]->h);
-  for (unsigned k = 0; k < q->nbatch; k++)
-    scan_bucket(q, q->batch[k]);
-  q->nbatch = 0;
+  step_batch(q);
+  step_batch(q);
 }
 
 static inline void visit(query *q, const bucket *b)
 {
   __builtin_prefetch(b);
-  q->batch[q->nbatch++] = b;
-  if (q->nbatch == PROBE_BATCH)
-    flush_batch(q);
+  q->batch[q->cur][q->nbatch[q->cur]++] = b;
+  if (q->nbatch[q->cur] == PROBE_BATCH)
+    step_batch(q);
 }
 
 /* Every value within `left` more flipped bits of key, flipping bits at positions >= from. */
@@ -450,7 +461,8 @@ int es_near_index_nearest_r(const es_near_index *idx, uint64_t h, unsigned radiu
   q.best_d = radius + 1;
   q.best_ref = UINT32_MAX;
   q.examined = 0;
-  q.nbatch = 0;
+  q.nbatch[0] = q.nbatch[1] = 0;
+  q.cur = 0;
   for (size_t s = 0; idx->n > 0 && s <= sizeof STAGES / sizeof STAGES[0]; s++) {
     unsigned r = s < sizeof STAGES / sizeof STAGES[0] ? STAGES[s] : radius;
     if (r > radius)
@@ -462,7 +474,7 @@ int es_near_index_nearest_r(const es_near_index *idx, uint64_t h, unsigned radiu
       if (rad[c] >= 0)
         probe(&q, idx->dir[c], idx->bits[c], chunk_of(idx, c, q.h), 0, rad[c]);
     flush_batch(&q);
-    if (q.best_d <= r || r == idx->radius)
+    if (q.best_d <= r || r == radius)
       break;
   }
   if (examined)
