@@ -675,6 +675,15 @@ static least_fn pick_least(const es_near_index *idx)
   return least_plain;
 }
 
+/* The position of the first of hs[] at distance d from h (there must be one). */
+ES_POPCNT_CLONES static size_t first_at(const uint64_t *hs, uint64_t h, unsigned d)
+{
+  size_t k = 0;
+  while (es_phash_distance(hs[k], h) != d)
+    k++;
+  return k;
+}
+
 /* The first of hs[0..n) at the smallest distance to h, within radius: its position in *at. */
 static int nearest_in_list(least_fn least, const uint64_t *hs, size_t n, uint64_t h,
                            unsigned radius, size_t *at, unsigned *dist)
@@ -683,20 +692,16 @@ static int nearest_in_list(least_fn least, const uint64_t *hs, size_t n, uint64_
   *dist = best;
   if (best > radius)
     return 0;
-  size_t k = 0;
-  while (es_phash_distance(hs[k], h) != best)
-    k++;
-  *at = k;
+  *at = first_at(hs, h, best);
   return 1;
 }
 
-/* 1 when one of h[from..i) is within `close` of h[i] and, with `joined` given, is not marked
- * in it; looking back from i. */
+/* 1 when one of h[from..i) is within `close` of h[i], looking back from i. */
 ES_POPCNT_CLONES static int close_before(const uint64_t *h, size_t from, size_t i,
-                                         unsigned close, const uint8_t *joined)
+                                         unsigned close)
 {
   for (size_t j = i; j-- > from;)
-    if (es_phash_distance(h[j], h[i]) <= close && !(joined && joined[j - from]))
+    if (es_phash_distance(h[j], h[i]) <= close)
       return 1;
   return 0;
 }
@@ -721,11 +726,11 @@ int es_near_selfjoin(const uint64_t *h, size_t n, unsigned radius, int threads,
   join_ans *ans = malloc(BLOCK * sizeof *ans);
   uint32_t *blk = malloc(BLOCK * sizeof *blk);
   uint64_t *blk_h = malloc(BLOCK * sizeof *blk_h);
-  uint8_t *joined = malloc(BLOCK);
+  uint8_t *unfinished = malloc(BLOCK);
   int rc = ES_OK;
   uint64_t ex = 0;
   size_t reps = 0;
-  if (!idx || !ans || !blk || !blk_h || !joined) {
+  if (!idx || !ans || !blk || !blk_h || !unfinished) {
     rc = idx ? es_error_set(err, ES_ENOMEM, "out of memory for the near-duplicate join")
              : (err ? err->code : ES_ENOMEM);
     goto cleanup;
@@ -743,23 +748,28 @@ int es_near_selfjoin(const uint64_t *h, size_t n, unsigned radius, int threads,
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 64) reduction(+ : bex) if (par)
     for (size_t i = s; i < e; i++) {
       size_t from = i - s > LOOKBACK ? i - LOOKBACK : s;
-      bex += join_query(idx, h[i], close_before(h, from, i, close, NULL) ? close : radius,
+      bex += join_query(idx, h[i], close_before(h, from, i, close) ? close : radius,
                         &ans[i - s]);
     }
-    /* ... then completely for those unlikely to find a representative in the block: a hash
-     * "joins" when the index found it a representative, or when it was searched partly and
-     * its close predecessors all join (in order: that depends on earlier hashes). Those that
-     * join without an answer yet get the complete search. The guess only moves work out of
-     * the ordered pass below; it never changes a result. */
+    /* ... then completely for those the ordered pass below would have to finish: a dry run
+     * of it, taking a hash that found nothing as a representative, tells which. Only a hash
+     * whose unfinished search would have found something changes what follows, so a few may
+     * still be finished in order; the dry run only moves work into parallel, never changes a
+     * result. */
+    size_t nd = 0;
     for (size_t i = s; i < e; i++) {
       const join_ans *a = &ans[i - s];
-      size_t from = i - s > LOOKBACK ? i - LOOKBACK : s;
-      joined[i - s] = a->found || (a->done < radius &&
-                                   !close_before(h + s, from - s, i - s, close, joined));
+      unsigned d = a->found ? a->dist : radius + 1, bd;
+      size_t at;
+      if (nearest_in_list(least, blk_h, nd, h[i], radius, &at, &bd) && bd < d)
+        d = bd;
+      unfinished[i - s] = a->done < radius && d > a->done;
+      if (d > radius)
+        blk_h[nd++] = h[i];
     }
 #pragma omp parallel for num_threads(nt) schedule(dynamic, 16) reduction(+ : bex) if (par)
     for (size_t i = s; i < e; i++)
-      if (joined[i - s] && !ans[i - s].found)
+      if (unfinished[i - s])
         bex += join_query(idx, h[i], radius, &ans[i - s]);
     ex += bex;
     /* In order: against the block's own new representatives (a linear scan, they are few),
@@ -811,6 +821,6 @@ cleanup:
   free(ans);
   free(blk);
   free(blk_h);
-  free(joined);
+  free(unfinished);
   return rc;
 }
