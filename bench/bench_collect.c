@@ -72,6 +72,34 @@ static int decode(const file *f, unsigned char **row_buf, size_t *cap)
   return 0;
 }
 
+/* Decodes every file on `jobs` threads; seconds, or -1 when a file failed. */
+static double decode_all(const file *files, size_t n, int jobs)
+{
+  int failures = 0;
+  double t0 = now_s();
+#pragma omp parallel num_threads(jobs) reduction(+ : failures)
+  {
+    unsigned char *buf = NULL;
+    size_t cap = 0;
+#pragma omp for schedule(dynamic, 1)
+    for (size_t i = 0; i < n; i++)
+      failures += decode(&files[i], &buf, &cap) != 0;
+    free(buf);
+  }
+  double t = now_s() - t0;
+  if (failures) {
+    fprintf(stderr, "bench_collect: %d files failed to decode\n", failures);
+    return -1;
+  }
+  return t;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
   return strcmp(*(char *const *)a, *(char *const *)b);
@@ -116,7 +144,7 @@ int main(int argc, char **argv)
     fclose(f);
     total += files[i].len;
   }
-  printf("bench_collect: %zu JPEG files (%.1f MB) in %s, %d threads, best of %d rounds\n", n,
+  printf("bench_collect: %zu JPEG files (%.1f MB) in %s, %d threads, %d rounds\n", n,
          (double)total / 1e6, dir, jobs, rounds);
 
   char self[4096];
@@ -157,30 +185,24 @@ int main(int argc, char **argv)
   sleep(6);
   fflush(stdout);
   static const char *const modes[] = {"copy", "link", "ref"};
+  /* Each collect run is paired with a baseline run just before it, so that the two see the
+   * same state of this shared machine; the median of the paired ratios is the figure that
+   * moves least between runs of the benchmark. */
   double best_base = 1e30, best_collect[3] = {1e30, 1e30, 1e30};
+  double *paired = calloc((size_t)rounds * 3, sizeof *paired);
+  if (!paired)
+    return 3;
   for (int r = 0; r < rounds; r++) {
-    int failures = 0;
-    double t0 = now_s();
-#pragma omp parallel num_threads(jobs) reduction(+ : failures)
-    {
-      unsigned char *buf = NULL;
-      size_t cap = 0;
-#pragma omp for schedule(dynamic, 1)
-      for (size_t i = 0; i < n; i++)
-        failures += decode(&files[i], &buf, &cap) != 0;
-      free(buf);
-    }
-    double t = now_s() - t0;
-    if (failures)
-      fprintf(stderr, "bench_collect: %d files failed to decode\n", failures);
-    if (t < best_base)
-      best_base = t;
-
     for (int m = 0; m < 3; m++) {
+      double tb = decode_all(files, n, jobs);
+      if (tb < 0)
+        return 3;
+      if (tb < best_base)
+        best_base = tb;
       char ds[4300];
       snprintf(ds, sizeof ds, "%s/%d-%s", work, r, modes[m]);
       sync(); /* the previous run's writes are not flushed during this one */
-      t0 = now_s();
+      double t0 = now_s();
       pid_t pid = fork();
       if (pid == 0) {
         execl(collect, collect, "-d", ds, "--batch", "bench", "--store", modes[m], "-j", jobs_s,
@@ -189,22 +211,29 @@ int main(int argc, char **argv)
       }
       int status;
       waitpid(pid, &status, 0);
-      t = now_s() - t0;
+      double t = now_s() - t0;
       if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
         fprintf(stderr, "bench_collect: %s failed\n", collect);
         return 3;
       }
       if (t < best_collect[m])
         best_collect[m] = t;
+      paired[m * rounds + r] = tb / t;
     }
   }
   if (system(rm) != 0)
     return 3;
   printf("libjpeg-turbo decode only (baseline): %8.1f files/s\n", (double)n / best_base);
-  for (int m = 0; m < 3; m++)
-    printf("edgeset-collect --store %-4s: %8.1f files/s   ratio to baseline %.2f%s\n", modes[m],
-           (double)n / best_collect[m], best_base / best_collect[m],
-           m == 0 ? "   (target >= 0.70)" : "");
+  for (int m = 0; m < 3; m++) {
+    double *pr = paired + m * rounds;
+    qsort(pr, (size_t)rounds, sizeof *pr, cmp_double);
+    double med = rounds % 2 ? pr[rounds / 2] : (pr[rounds / 2 - 1] + pr[rounds / 2]) / 2;
+    printf("edgeset-collect --store %-4s: %8.1f files/s   ratio of bests %.2f   median paired "
+           "ratio %.2f (%.2f-%.2f)%s\n",
+           modes[m], (double)n / best_collect[m], best_base / best_collect[m], med, pr[0],
+           pr[rounds - 1], m == 0 ? "   (target >= 0.70)" : "");
+  }
+  free(paired);
   for (size_t i = 0; i < n; i++) {
     free(files[i].buf);
     free(names[i]);
