@@ -129,12 +129,9 @@ int main(int argc, char **argv)
       es_cli_version(prog);
       free(items);
       return es_cli_finish(prog, ES_EXIT_OK);
-    case ':':
-      free(items);
-      return es_cli_usage_error(prog, usage, "option '%s' needs a value", argv[optind - 1]);
     default:
       free(items);
-      return es_cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+      return es_cli_bad_option(prog, usage, c, argv);
     }
   }
   if (optind < argc) {

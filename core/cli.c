@@ -42,6 +42,13 @@ int es_cli_usage_error(const char *prog, const char *usage, const char *fmt, ...
   return ES_EXIT_USAGE;
 }
 
+int es_cli_bad_option(const char *prog, const char *usage, int c, char *const argv[])
+{
+  if (c == ':')
+    return es_cli_usage_error(prog, usage, "option '%s' needs a value", argv[optind - 1]);
+  return es_cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+}
+
 const char *es_cli_dataset(const char *opt)
 {
   if (opt && *opt)

@@ -22,6 +22,11 @@ int es_cli_fail(const char *prog, int code, const es_error *err);
 int es_cli_usage_error(const char *prog, const char *usage, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* The usage error for what getopt_long() returned on a bad option, for an optstring that
+ * starts with ':': c == ':' is a missing value, anything else an unknown option; both name
+ * argv[optind - 1]. */
+int es_cli_bad_option(const char *prog, const char *usage, int c, char *const argv[]);
+
 /* The dataset directory: opt when given, else $EDGESET_DATASET, else NULL. */
 const char *es_cli_dataset(const char *opt);
 

@@ -445,11 +445,8 @@ int main(int argc, char **argv)
       es_cli_version(PROG);
       status = es_cli_finish(PROG, ES_EXIT_OK);
       goto done;
-    case ':':
-      status = es_cli_usage_error(PROG, USAGE, "option '%s' needs a value", argv[optind - 1]);
-      goto done;
     default:
-      status = es_cli_usage_error(PROG, USAGE, "unknown option '%s'", argv[optind - 1]);
+      status = es_cli_bad_option(PROG, USAGE, c, argv);
       goto done;
     }
     if (share) { /* a gate's value: a share in [0, 1] */

@@ -226,10 +226,8 @@ int main(int argc, char **argv)
     case OPT_VERSION:
       es_cli_version(prog);
       return es_cli_finish(prog, ES_EXIT_OK);
-    case ':':
-      return es_cli_usage_error(prog, usage, "option '%s' needs a value", argv[optind - 1]);
     default:
-      return es_cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+      return es_cli_bad_option(prog, usage, c, argv);
     }
   }
   (void)jobs;
