@@ -333,6 +333,19 @@ typedef struct query {
   unsigned nbatch[2], cur;
 } query;
 
+/* The smallest distance from h to any of hs[0..n) (64 when n = 0): a loop the compiler
+ * vectorises, built into each CPU variant of the scans below. */
+static inline __attribute__((always_inline)) unsigned least_body(const uint64_t *hs, size_t n,
+                                                                 uint64_t h)
+{
+  unsigned least = 64;
+  for (size_t k = 0; k < n; k++) {
+    unsigned d = (unsigned)__builtin_popcountll(hs[k] ^ h);
+    least = d < least ? d : least;
+  }
+  return least;
+}
+
 /* The scan is where queries spend their time. It first takes the smallest distance in the
  * bucket with a loop the compiler vectorises, and only when that is within reach looks at
  * refs. On x86-64 there are variants for AVX-512 VPOPCNTDQ and for POPCNT (baseline x86-64
@@ -343,13 +356,8 @@ static inline __attribute__((always_inline)) void scan_body(query *q, const buck
   const uint64_t *h = b->h;
   const uint64_t x = q->h;
   const uint32_t n = b->n;
-  unsigned least = 64;
-  for (uint32_t j = 0; j < n; j++) {
-    unsigned d = (unsigned)__builtin_popcountll(h[j] ^ x);
-    least = d < least ? d : least;
-  }
   q->examined += n;
-  if (least > q->best_d)
+  if (least_body(h, n, x) > q->best_d)
     return;
   for (uint32_t j = 0; j < n; j++) {
     unsigned d = (unsigned)__builtin_popcountll(h[j] ^ x);
@@ -522,12 +530,7 @@ static inline __attribute__((always_inline)) void within_body(const within_query
   const uint64_t *h = b->h;
   const uint64_t x = q->h;
   const uint32_t n = b->n;
-  unsigned least = 64;
-  for (uint32_t j = 0; j < n; j++) {
-    unsigned d = (unsigned)__builtin_popcountll(h[j] ^ x);
-    least = d < least ? d : least;
-  }
-  if (least > q->idx->radius)
+  if (least_body(h, n, x) > q->idx->radius)
     return;
   for (uint32_t j = 0; j < n; j++) {
     unsigned d = (unsigned)__builtin_popcountll(h[j] ^ x);
@@ -627,19 +630,6 @@ typedef struct join_ans {
 #else
 #define ES_POPCNT_CLONES
 #endif
-
-/* The smallest distance from h to any of hs[0..n) (64 when n = 0): a loop the compiler
- * vectorises, with the same CPU variants as the bucket scan. */
-static inline __attribute__((always_inline)) unsigned least_body(const uint64_t *hs, size_t n,
-                                                                 uint64_t h)
-{
-  unsigned least = 64;
-  for (size_t k = 0; k < n; k++) {
-    unsigned d = (unsigned)__builtin_popcountll(hs[k] ^ h);
-    least = d < least ? d : least;
-  }
-  return least;
-}
 
 typedef unsigned (*least_fn)(const uint64_t *hs, size_t n, uint64_t h);
 
