@@ -42,6 +42,11 @@ void es__row_sums_portable(const uint8_t *row, uint32_t n, uint32_t c, uint8_t *
                            es__pixel_sums *ps);
 void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pixel_sums *ps);
 
+/* pre[0] = 0 and pre[x + 1] = v[0] + ... + v[x] modulo 2^32, for x < n. The portable path;
+ * es__prefix_u32_avx2() gives the same results (on x86-64 CPUs with AVX2 only). */
+typedef void es__prefix_fn(const uint32_t *v, uint32_t n, uint32_t *pre);
+es__prefix_fn es__prefix_u32_portable, es__prefix_u32_avx2;
+
 /* The phash of a 32x32 luma image given in 1/16 luma steps (0..4080), row-major. */
 uint64_t es__phash_from_luma32(const int32_t f[ES__HASH_SIDE * ES__HASH_SIDE]);
 

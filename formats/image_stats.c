@@ -201,6 +201,16 @@ static rgb_row_fn *rgb_row_kernel(void)
   return NULL;
 }
 
+/* The prefix-sum kernel this CPU runs (both give the same results). */
+static es__prefix_fn *prefix_kernel(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2"))
+    return es__prefix_u32_avx2;
+#endif
+  return es__prefix_u32_portable;
+}
+
 /* Per-row work: luma into `luma`, its sums and clip counts, and the saturation sums. */
 static void scan_row(const uint8_t *row, uint32_t w, uint32_t c, rgb_row_fn *rgb_kernel,
                      uint8_t *luma, es__pixel_sums *ps)
@@ -253,44 +263,38 @@ ES_VECTORIZE static void add_weighted_row(uint32_t *restrict vacc, const uint8_t
     vacc[x] += (uint16_t)(luma[x] * weight);
 }
 
-/* The x taps of one thumbnail column: source columns a..b, a weighing wa and b weighing wb
- * (a == b for a single tap); every column strictly between them lies wholly inside and weighs
- * ES__THUMB (es_area_taps: a source sample is ES__THUMB units wide). */
-typedef struct col_span {
-  uint32_t a, b, wa, wb;
-} col_span;
+/* The edges of the thumbnail columns on the source grid (es_area_taps: source column x spans
+ * units [x*T, (x+1)*T), thumbnail column j spans [j*w, (j+1)*w)): edge j, at unit j*w, lies in
+ * source column `at`, `rem` units into it. */
+typedef struct col_edge {
+  uint32_t at, rem;
+} col_edge;
 
-static void col_spans(const es_area_tap *xt, size_t nx, col_span *cs)
+void es__prefix_u32_portable(const uint32_t *v, uint32_t n, uint32_t *pre)
 {
-  for (size_t t = 0; t < nx; t++) {
-    col_span *c = &cs[xt[t].dst];
-    if (t == 0 || xt[t - 1].dst != xt[t].dst)
-      *c = (col_span){xt[t].src, xt[t].src, xt[t].weight, 0};
-    else {
-      c->b = xt[t].src;
-      c->wb = xt[t].weight;
-    }
+  uint32_t run = 0;
+  pre[0] = 0;
+  for (uint32_t x = 0; x < n; x++) {
+    run += v[x];
+    pre[x + 1] = run;
   }
 }
 
-/* Adds the horizontal area sums of vacc (vertical sums per source column) onto ES__THUMB
- * columns to out. */
-static void reduce_row(const uint32_t *vacc, const col_span *cs, uint64_t *out)
+/* Adds the horizontal area sums of vacc (vertical sums per source column, vacc[w] = 0) onto
+ * ES__THUMB columns to out. With pre the prefix sums of vacc, the sum up to unit u is
+ * T * pre[at] + rem * vacc[at], and a column is the difference at its two edges. The prefix
+ * sums wrap modulo 2^32, but their differences are the exact sums of the whole source
+ * columns inside a thumbnail column, which the caller keeps below 2^32. */
+static void reduce_row(const uint32_t *vacc, uint32_t w, const col_edge *edge,
+                       es__prefix_fn *prefix, uint32_t *pre, uint64_t *out)
 {
-  for (uint32_t d = 0; d < ES__THUMB; d++) {
-    const col_span *c = &cs[d];
-    uint64_t inner = 0;
-    for (uint32_t x = c->a + 1; x < c->b; x++)
-      inner += vacc[x];
-    uint64_t run = (uint64_t)vacc[c->a] * c->wa + inner * ES__THUMB;
-    if (c->b != c->a)
-      run += (uint64_t)vacc[c->b] * c->wb;
-    out[d] += run;
+  prefix(vacc, w, pre);
+  for (uint32_t j = 0; j < ES__THUMB; j++) {
+    const col_edge a = edge[j], b = edge[j + 1];
+    out[j] += (uint64_t)(uint32_t)(pre[b.at] - pre[a.at]) * ES__THUMB +
+              (uint64_t)b.rem * vacc[b.at] - (uint64_t)a.rem * vacc[a.at];
   }
 }
-
-/* Most total y weight vacc may hold: 255 times it stays below 2^32. */
-#define VACC_WEIGHT_MAX (UINT32_MAX / 255)
 
 int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_error *err)
 {
@@ -299,34 +303,46 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
     return es_error_set(err, ES_EINTERNAL, "features: invalid image");
   const uint32_t w = img->width, h = img->height, c = img->channels;
   const uint32_t T = ES__THUMB;
-  es_area_tap *xt = NULL, *yt = NULL;
+  es_area_tap *yt = NULL;
   uint8_t *luma = NULL, *thumb = NULL;
-  col_span cs[ES__THUMB];
-  uint32_t *vacc = NULL;
+  col_edge edge[ES__THUMB + 1];
+  uint32_t *vacc = NULL, *pre = NULL;
   es__pixel_sums *ps = NULL;
   int rc = ES_OK;
 
   ps = calloc(1, sizeof *ps);
-  xt = malloc(((size_t)w + T) * sizeof *xt);
   yt = malloc(((size_t)h + T) * sizeof *yt);
   luma = malloc(w);
   thumb = malloc((size_t)T * T);
-  vacc = malloc((size_t)w * sizeof *vacc);
-  if (!ps || !xt || !yt || !luma || !thumb || !vacc) {
+  vacc = malloc(((size_t)w + 1) * sizeof *vacc);
+  pre = malloc(((size_t)w + 1) * sizeof *pre);
+  if (!ps || !yt || !luma || !thumb || !vacc || !pre) {
     rc = es_error_set(err, ES_ENOMEM, "features: out of memory for a %ux%u image", w, h);
     goto cleanup;
   }
-  size_t nx = es_area_taps(w, T, xt), ny = es_area_taps(h, T, yt);
-  col_spans(xt, nx, cs);
+  size_t ny = es_area_taps(h, T, yt);
+  /* A column sum is at most 255 times the y weight vacc holds; a thumbnail column covers
+   * whole source columns [edge[j].at, edge[j + 1].at), at most `span` of them, whose sum must
+   * stay below 2^32 too (reduce_row): vacc is reduced early in the rare image tall enough to
+   * pass held_max. */
+  uint32_t span = 1;
+  for (uint32_t j = 0; j <= T; j++) {
+    uint64_t u = (uint64_t)j * w;
+    edge[j] = (col_edge){(uint32_t)(u / T), (uint32_t)(u % T)};
+    if (j && edge[j].at - edge[j - 1].at > span)
+      span = edge[j].at - edge[j - 1].at;
+  }
+  const uint64_t held_max = UINT32_MAX / (255 * (uint64_t)span);
+  vacc[w] = 0;
 
   ps->n = (uint64_t)w * h;
   /* Vertical first: the y taps come in source order with non-decreasing destination, so the
    * taps of thumbnail row d are a contiguous run; their weighted source rows are summed per
-   * column, then reduced horizontally. Sums stay below 255 * w * h (fits 64 bits); the column
-   * sums are 32-bit, reduced early in the rare image tall enough to overflow them. Each source
+   * column, then reduced horizontally. Sums stay below 255 * w * h (fits 64 bits). Each source
    * row is scanned (stats) exactly once, when its first tap comes. */
   size_t stride = es_image_stride(img), k = 0;
   rgb_row_fn *kernel = rgb_row_kernel();
+  es__prefix_fn *prefix = prefix_kernel();
   uint32_t y_done = UINT32_MAX;
   int prev_single = 0;
   /* Each of the 128x128 cells carries a total weight of w*h (es_area_taps), so a cell's mean
@@ -354,15 +370,15 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
           y_done = yt[t].src;
           scan_row(img->data + y_done * stride, w, c, kernel, luma, ps);
         }
-        if (held + yt[t].weight > VACC_WEIGHT_MAX) {
-          reduce_row(vacc, cs, rowsum);
+        if (held + yt[t].weight > held_max) {
+          reduce_row(vacc, w, edge, prefix, pre, rowsum);
           memset(vacc, 0, (size_t)w * sizeof *vacc);
           held = 0;
         }
         add_weighted_row(vacc, luma, w, (uint16_t)yt[t].weight);
         held += yt[t].weight;
       }
-      reduce_row(vacc, cs, rowsum);
+      reduce_row(vacc, w, edge, prefix, pre, rowsum);
     }
     prev_single = single;
 
@@ -390,11 +406,11 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
     stats_finish(ps, c >= 3, thumb, stats);
 
 cleanup:
-  free(xt);
   free(yt);
   free(luma);
   free(thumb);
   free(vacc);
+  free(pre);
   free(ps);
   return rc;
 }

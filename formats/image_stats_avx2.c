@@ -124,4 +124,29 @@ void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pi
   if (x < n)
     es__row_sums_portable(rgb + 3 * (size_t)x, n - x, 3, luma + x, ps);
 }
+
+/* Prefix sums 8 at a time: within each 128-bit lane in two shifted adds, then the low lane's
+ * total onto the high lane, then the running total of the elements before. */
+void es__prefix_u32_avx2(const uint32_t *v, uint32_t n, uint32_t *pre)
+{
+  const __m256i last = _mm256_set1_epi32(7);
+  __m256i carry = _mm256_setzero_si256();
+  uint32_t x = 0;
+  pre[0] = 0;
+  for (; x + 8 <= n; x += 8) {
+    __m256i s = _mm256_loadu_si256((const __m256i *)(v + x));
+    s = _mm256_add_epi32(s, _mm256_slli_si256(s, 4));
+    s = _mm256_add_epi32(s, _mm256_slli_si256(s, 8));
+    /* the low lane's total (its element 3) into every element of the high lane, 0 in the low */
+    __m256i low = _mm256_permute2x128_si256(_mm256_shuffle_epi32(s, 0xff), s, 0x08);
+    s = _mm256_add_epi32(_mm256_add_epi32(s, low), carry);
+    _mm256_storeu_si256((__m256i *)(pre + x + 1), s);
+    carry = _mm256_permutevar8x32_epi32(s, last);
+  }
+  uint32_t run = pre[x];
+  for (; x < n; x++) {
+    run += v[x];
+    pre[x + 1] = run;
+  }
+}
 #endif

@@ -365,7 +365,8 @@ Test(image_ops, area_taps_and_resize)
 Test(features, thumbnail_matches_area_resize)
 {
   const uint32_t shapes[][3] = {{20, 13, 1}, {28, 28, 1}, {300, 7, 3}, {129, 127, 4},
-                                {640, 480, 3}, {1000, 90, 2}, {128, 128, 3}};
+                                {640, 480, 3}, {1000, 90, 2}, {128, 128, 3}, {5000, 3, 1},
+                                {255, 257, 3}};
   for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) {
     es_image img = make(shapes[i][0], shapes[i][1], shapes[i][2]), luma, thumb;
     for (size_t k = 0; k < es_image_size(&img); k++)
@@ -451,6 +452,42 @@ Test(features, simd_rows_equal_portable)
   free(row);
   free(l1);
   free(l2);
+#else
+  cr_skip_test("not an x86-64 build");
+#endif
+}
+
+/* The AVX2 prefix sums (the thumbnail's horizontal reduction) equal the portable ones on
+ * every length around their 8-element steps, with values large enough to wrap modulo 2^32. */
+Test(features, simd_prefix_equals_portable)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("avx2"))
+    cr_skip_test("no AVX2 on this CPU");
+  enum { MAXN = 4200 };
+  uint32_t *v = malloc(MAXN * sizeof *v), *p1 = malloc((MAXN + 1) * sizeof *p1),
+           *p2 = malloc((MAXN + 1) * sizeof *p2);
+  cr_assert(v && p1 && p2);
+  uint32_t s = 99;
+  for (uint32_t n = 0; n < MAXN; n += n < 40 ? 1 : 997) {
+    for (uint32_t k = 0; k < n; k++) {
+      s = s * 1103515245u + 12345u;
+      v[k] = s ^ (s << 7);
+    }
+    memset(p1, 0xaa, (MAXN + 1) * sizeof *p1);
+    memset(p2, 0x55, (MAXN + 1) * sizeof *p2);
+    es__prefix_u32_portable(v, n, p1);
+    es__prefix_u32_avx2(v, n, p2);
+    cr_assert(memcmp(p1, p2, (n + 1) * sizeof *p1) == 0, "n = %u", n);
+    uint32_t total = 0;
+    for (uint32_t k = 0; k < n; k++)
+      total += v[k];
+    cr_assert_eq(p1[0], 0);
+    cr_assert_eq(p1[n], total, "n = %u", n);
+  }
+  free(v);
+  free(p1);
+  free(p2);
 #else
   cr_skip_test("not an x86-64 build");
 #endif
