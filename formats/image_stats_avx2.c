@@ -49,14 +49,15 @@ static inline __m256i quot(__m256i num, __m256i den)
 void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pixel_sums *ps)
 {
   const __m256i z = _mm256_setzero_si256();
-  const __m256i k77 = _mm256_set1_epi16(77), k150 = _mm256_set1_epi16(150);
-  const __m256i k29 = _mm256_set1_epi16(29), k128 = _mm256_set1_epi16(128);
+  const __m256i krg = _mm256_set1_epi16(77 | 51 << 8), kgb = _mm256_set1_epi16(99 | 29 << 8);
+  const __m256i k128 = _mm256_set1_epi16(128);
   const __m256i one = _mm256_set1_epi8(1), two = _mm256_set1_epi8(2), k253 = _mm256_set1_epi8((char)253);
   const __m256i ra = mask(SHUF[0][0]), rb = mask(SHUF[0][1]), rc = mask(SHUF[0][2]);
   const __m256i ga = mask(SHUF[1][0]), gb = mask(SHUF[1][1]), gc = mask(SHUF[1][2]);
   const __m256i ba = mask(SHUF[2][0]), bb = mask(SHUF[2][1]), bc = mask(SHUF[2][2]);
   __m256i sum = z, sumsq = z, sat = z;
-  uint64_t low = 0, high = 0;
+  __m256i cl = z, ch = z, clip_low = z, clip_high = z;
+  unsigned steps = 0;
   uint32_t x = 0;
   /* 32 pixels a step, pixels 0-15 in the low lanes and 16-31 in the high ones; every operation
    * below stays within its lane, so the luma comes out in pixel order. 32-bit sums: n <= 65536
@@ -88,13 +89,13 @@ void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pi
     sat = _mm256_add_epi32(sat, quot(_mm256_unpacklo_epi16(z, dh), _mm256_unpacklo_epi16(mh, z)));
     sat = _mm256_add_epi32(sat, quot(_mm256_unpackhi_epi16(z, dh), _mm256_unpackhi_epi16(mh, z)));
 
-    /* 77 R + 150 G + 29 B + 128 < 65536: 16-bit lanes, unsigned shift. */
-    __m256i yl = _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpacklo_epi8(r, z), k77),
-                                  _mm256_mullo_epi16(_mm256_unpacklo_epi8(g, z), k150));
-    __m256i yh = _mm256_add_epi16(_mm256_mullo_epi16(_mm256_unpackhi_epi8(r, z), k77),
-                                  _mm256_mullo_epi16(_mm256_unpackhi_epi8(g, z), k150));
-    yl = _mm256_add_epi16(yl, _mm256_mullo_epi16(_mm256_unpacklo_epi8(bl, z), k29));
-    yh = _mm256_add_epi16(yh, _mm256_mullo_epi16(_mm256_unpackhi_epi8(bl, z), k29));
+    /* 77 R + 150 G + 29 B as (77 R + 51 G) + (99 G + 29 B): each pair's weights add up to
+     * 128, so neither signed 16-bit pair sum saturates; their sum + 128 < 65536 is taken
+     * unsigned. */
+    __m256i yl = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_unpacklo_epi8(r, g), krg),
+                                  _mm256_maddubs_epi16(_mm256_unpacklo_epi8(g, bl), kgb));
+    __m256i yh = _mm256_add_epi16(_mm256_maddubs_epi16(_mm256_unpackhi_epi8(r, g), krg),
+                                  _mm256_maddubs_epi16(_mm256_unpackhi_epi8(g, bl), kgb));
     yl = _mm256_srli_epi16(_mm256_add_epi16(yl, k128), 8);
     yh = _mm256_srli_epi16(_mm256_add_epi16(yh, k128), 8);
     sumsq = _mm256_add_epi32(sumsq, _mm256_add_epi32(_mm256_madd_epi16(yl, yl),
@@ -102,13 +103,22 @@ void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pi
     __m256i y8 = _mm256_packus_epi16(yl, yh);
     _mm256_storeu_si256((__m256i *)(luma + x), y8);
     sum = _mm256_add_epi64(sum, _mm256_sad_epu8(y8, z));
-    low += (uint32_t)__builtin_popcount(
-        (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_min_epu8(y8, two), y8)));
-    high += (uint32_t)__builtin_popcount(
-        (unsigned)_mm256_movemask_epi8(_mm256_cmpeq_epi8(_mm256_max_epu8(y8, k253), y8)));
+    /* cmpeq is -1 where the pixel clips: byte counters, widened every 255 steps */
+    cl = _mm256_sub_epi8(cl, _mm256_cmpeq_epi8(_mm256_min_epu8(y8, two), y8));
+    ch = _mm256_sub_epi8(ch, _mm256_cmpeq_epi8(_mm256_max_epu8(y8, k253), y8));
+    if (++steps == 255) {
+      clip_low = _mm256_add_epi64(clip_low, _mm256_sad_epu8(cl, z));
+      clip_high = _mm256_add_epi64(clip_high, _mm256_sad_epu8(ch, z));
+      cl = ch = z;
+      steps = 0;
+    }
   }
+  clip_low = _mm256_add_epi64(clip_low, _mm256_sad_epu8(cl, z));
+  clip_high = _mm256_add_epi64(clip_high, _mm256_sad_epu8(ch, z));
   uint32_t lanes[8];
-  uint64_t s64[4], sq = 0, st = 0;
+  uint64_t s64[4], lo64[4], hi64[4], sq = 0, st = 0;
+  _mm256_storeu_si256((__m256i *)lo64, clip_low);
+  _mm256_storeu_si256((__m256i *)hi64, clip_high);
   _mm256_storeu_si256((__m256i *)s64, sum);
   _mm256_storeu_si256((__m256i *)lanes, sumsq);
   for (int i = 0; i < 8; i++)
@@ -119,8 +129,8 @@ void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pi
   ps->sum += s64[0] + s64[1] + s64[2] + s64[3];
   ps->sumsq += sq;
   ps->sat += st;
-  ps->low += low;
-  ps->high += high;
+  ps->low += lo64[0] + lo64[1] + lo64[2] + lo64[3];
+  ps->high += hi64[0] + hi64[1] + hi64[2] + hi64[3];
   if (x < n)
     es__row_sums_portable(rgb + 3 * (size_t)x, n - x, 3, luma + x, ps);
 }
