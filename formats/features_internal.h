@@ -41,6 +41,7 @@ typedef struct es__pixel_sums {
 void es__row_sums_portable(const uint8_t *row, uint32_t n, uint32_t c, uint8_t *luma,
                            es__pixel_sums *ps);
 void es__rgb_row_sums_avx2(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pixel_sums *ps);
+void es__rgb_row_sums_avx512(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pixel_sums *ps);
 
 /* pre[0] = 0 and pre[x + 1] = v[0] + ... + v[x] modulo 2^32, for x < n. The portable path;
  * es__prefix_u32_avx2() gives the same results (on x86-64 CPUs with AVX2 only). */

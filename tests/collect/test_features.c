@@ -397,6 +397,9 @@ Test(features, simd_rows_equal_portable)
     kernel_fn *fn;
   } kernels[] = {
       {"avx2", __builtin_cpu_supports("avx2"), es__rgb_row_sums_avx2},
+      {"avx512", __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                     __builtin_cpu_supports("avx512vbmi"),
+       es__rgb_row_sums_avx512},
   };
   if (!kernels[0].have)
     cr_skip_test("no AVX2 on this CPU");
