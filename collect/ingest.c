@@ -548,9 +548,30 @@ json_t *es_collect_summary_json(const es_collect_summary *s)
 
 static int commit(run *R, const es_collect_summary *sum, es_error *err)
 {
-  /* Objects first, then the manifest that names them (the commit point), then index.bin. */
-  int rc = es_store_publish_objects(R->st, R->objects, err);
-  if (rc || (rc = es_index_commit_manifest(R->st, &R->m, NULL, err)))
+  /* Objects first, then the manifest that names them (the commit point), then index.bin. The
+   * manifest is serialized on a second thread while the objects are published (renames and
+   * syncs, mostly kernel time and waits). */
+  int rc = ES_OK;
+  char *bytes = NULL;
+  size_t len = 0;
+  es_error serr = {0};
+#pragma omp parallel sections num_threads(R->o->jobs > 1 ? 2 : 1)
+  {
+#pragma omp section
+    rc = es_store_publish_objects(R->st, R->objects, err);
+#pragma omp section
+    bytes = es_manifest_serialize(&R->m, &len, &serr);
+  }
+  if (!rc && !bytes) {
+    if (err)
+      *err = serr;
+    rc = serr.code ? serr.code : ES_ENOMEM;
+  }
+  if (rc) {
+    free(bytes);
+    return rc;
+  }
+  if ((rc = es_index_commit_serialized(R->st, &R->m, bytes, len, NULL, err)))
     return rc;
   char now[32];
   es_store_now(now);

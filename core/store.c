@@ -925,6 +925,23 @@ struct es_object_batch {
   uint8_t made[257]; /* made[i]: objects/<hex i> exists; made[256]: objects exists */
 };
 
+static int hex_value(char c)
+{
+  return c <= '9' ? c - '0' : c - 'a' + 10;
+}
+
+/* mkdir of `dir` (relative to the root) unless the batch made it already; made without a sync
+ * of its own, es_store_publish_objects()'s syncfs covers it. */
+static int make_dir_once(const es_store *st, uint8_t *made, const char *dir, es_error *err)
+{
+  if (*made)
+    return ES_OK;
+  if (mkdirat(st->dirfd, dir, 0777) != 0 && errno != EEXIST)
+    return es_error_errno(err, ES_EIO, errno, "cannot create '%s/%s'", st->root, dir);
+  *made = 1;
+  return ES_OK;
+}
+
 es_object_batch *es_object_batch_new(es_error *err)
 {
   es_object_batch *b = calloc(1, sizeof *b);
@@ -971,7 +988,16 @@ int es_store_stage_object(const es_store *st, es_object_batch *b, const char *id
   if (rc)
     return rc;
   pthread_mutex_lock(&b->lock);
-  if (b->n == b->cap) {
+  /* The object's directory is made now, while the other threads still decode, rather than in
+   * the serial publish at the end; an empty directory left by a crash is harmless. */
+  rc = make_dir_once(st, &b->made[256], "objects", err);
+  if (!rc) {
+    char dir[16];
+    memcpy(dir, sg.rel, 10); /* "objects/ab" */
+    dir[10] = '\0';
+    rc = make_dir_once(st, &b->made[hex_value(dir[8]) * 16 + hex_value(dir[9])], dir, err);
+  }
+  if (!rc && b->n == b->cap) {
     size_t cap = b->cap ? b->cap * 2 : 256;
     staged *v = realloc(b->v, cap * sizeof *v);
     if (!v)
@@ -1024,23 +1050,6 @@ static int sync_all(const es_store *st, int at, const staged *v, size_t n, int u
   return ES_OK;
 }
 
-static int hex_value(char c)
-{
-  return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
-/* mkdir of `dir` (relative to the root) unless the batch made it already; made without a sync
- * of its own, the caller's syncfs covers it. */
-static int make_dir_once(const es_store *st, uint8_t *made, const char *dir, es_error *err)
-{
-  if (*made)
-    return ES_OK;
-  if (mkdirat(st->dirfd, dir, 0777) != 0 && errno != EEXIST)
-    return es_error_errno(err, ES_EIO, errno, "cannot create '%s/%s'", st->root, dir);
-  *made = 1;
-  return ES_OK;
-}
-
 int es_store_publish_objects(const es_store *st, es_object_batch *b, es_error *err)
 {
   int rc = ES_OK;
@@ -1053,13 +1062,6 @@ int es_store_publish_objects(const es_store *st, es_object_batch *b, es_error *e
     staged *sg = &b->v[i];
     if (sg->state != 0)
       continue;
-    char dir[16];
-    memcpy(dir, sg->rel, 10); /* "objects/ab" */
-    dir[10] = '\0';
-    if ((rc = make_dir_once(st, &b->made[256], "objects", err)) ||
-        (rc = make_dir_once(st, &b->made[hex_value(dir[8]) * 16 + hex_value(dir[9])], dir,
-                            err)))
-      return rc;
     crash_point(st, "object", "data");
     if (renameat(b->tdfd, sg->tmp, st->dirfd, sg->rel) != 0)
       return es_error_errno(err, ES_EIO, errno, "cannot rename into '%s/%s'", st->root, sg->rel);

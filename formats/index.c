@@ -493,6 +493,12 @@ int es_index_commit_manifest(const es_store *st, const es_manifest *m, es_index 
   char *bytes = es_manifest_serialize(m, &len, err);
   if (!bytes)
     return err ? err->code : ES_ENOMEM;
+  return es_index_commit_serialized(st, m, bytes, len, ix, err);
+}
+
+int es_index_commit_serialized(const es_store *st, const es_manifest *m, char *bytes, size_t len,
+                               es_index *ix, es_error *err)
+{
   char hash[33];
   es_hash_hex(bytes, len, hash);
   int rc = es_store_replace(st, "manifest.jsonl", bytes, len, err);

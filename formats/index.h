@@ -80,6 +80,11 @@ int es_manifest_load(const es_store *st, es_manifest *m, es_error *err);
 int es_index_commit_manifest(const es_store *st, const es_manifest *m, es_index *ix,
                              es_error *err);
 
+/* The same with m already serialized (es_manifest_serialize(m) gave bytes, len), so that a
+ * caller can serialize while it does other work; takes ownership of bytes. */
+int es_index_commit_serialized(const es_store *st, const es_manifest *m, char *bytes, size_t len,
+                               es_index *ix, es_error *err);
+
 /* ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fraction][Z|+hh:mm|-hh:mm]" to seconds since 1970 (a time
  * without a zone is taken as UTC). Returns 0 on success, -1 when s is not such a time. */
 int es_time_seconds(const char *s, int64_t *out);
