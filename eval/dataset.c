@@ -4,7 +4,6 @@
  * thread count), then assembles the document: dataset and model facts, metrics, baseline
  * comparison, gates, the held-out set's use count from the ledger, and the predictions. */
 #include <math.h>
-#include <stdarg.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,17 +60,6 @@ static int is_augmented(const es_item *it)
   return d && !json_is_null(d);
 }
 
-static int problem(es_label_problems *p, es_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int problem(es_label_problems *p, es_error *err, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = es_label_problems_vadd(p, err, fmt, ap);
-  va_end(ap);
-  return rc;
-}
-
 /* Items of the split in manifest order; unusable labels are listed in probs. */
 static int select_items(const es_manifest *m, const es_eval_run_opts *o, es__eval_run *r,
                         es_label_problems *probs, es_error *err)
@@ -98,9 +86,9 @@ static int select_items(const es_manifest *m, const es_eval_run_opts *o, es__eva
     bad++;
     es_error e = {0};
     char *path = it->n_seen ? es_path_escape(it->seen[0].path, &e) : NULL;
-    int rc = it->label ? problem(probs, err, "item %s ('%s'): label '%s' is not in '%s'",
+    int rc = it->label ? es_label_problems_add(probs, err, "item %s ('%s'): label '%s' is not in '%s'",
                                  it->id, path ? path : "", it->label, o->labels_path)
-                       : problem(probs, err, "item %s ('%s'): no label", it->id,
+                       : es_label_problems_add(probs, err, "item %s ('%s'): no label", it->id,
                                  path ? path : "");
     free(path);
     if (rc)

@@ -18,7 +18,7 @@ void es_label_problems_free(es_label_problems *p)
   memset(p, 0, sizeof *p);
 }
 
-int es_label_problems_vadd(es_label_problems *p, es_error *err, const char *fmt, va_list ap)
+int es_label_problems_add(es_label_problems *p, es_error *err, const char *fmt, ...)
 {
   if (p->n == p->cap) {
     size_t cap = p->cap ? p->cap * 2 : 16;
@@ -29,21 +29,14 @@ int es_label_problems_vadd(es_label_problems *p, es_error *err, const char *fmt,
     p->cap = cap;
   }
   char *s = NULL;
-  if (vasprintf(&s, fmt, ap) < 0)
+  va_list ap;
+  va_start(ap, fmt);
+  int n = vasprintf(&s, fmt, ap);
+  va_end(ap);
+  if (n < 0)
     return es_error_set(err, ES_ENOMEM, "out of memory");
   p->msg[p->n++] = s;
   return ES_OK;
-}
-
-static int problem(es_label_problems *p, es_error *err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static int problem(es_label_problems *p, es_error *err, const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  int rc = es_label_problems_vadd(p, err, fmt, ap);
-  va_end(ap);
-  return rc;
 }
 
 /* Length of the valid UTF-8 sequence at s (1..4), 0 when invalid. */
@@ -145,7 +138,7 @@ int es_vocab_parse(const char *name, const char *buf, size_t len, es_vocab *v,
     else if (!(why = es_label_invalid(s)) && es_vocab_find(v, s) >= 0)
       why = "duplicate class";
     if (why) {
-      rc = problem(probs, err, "'%s' line %zu: %s", name, line, why);
+      rc = es_label_problems_add(probs, err, "'%s' line %zu: %s", name, line, why);
       free(s);
       if (rc) {
         es_vocab_free(v);

@@ -18,8 +18,8 @@ typedef struct es_label_problems {
 
 void es_label_problems_free(es_label_problems *p); /* NULL-safe; zeroes *p */
 /* Appends a printf-formatted problem to p; ES_ENOMEM on failure. */
-int es_label_problems_vadd(es_label_problems *p, es_error *err, const char *fmt, va_list ap)
-    __attribute__((format(printf, 3, 0)));
+int es_label_problems_add(es_label_problems *p, es_error *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* Is s usable as a class name: 1 to 255 bytes of valid UTF-8, no '/', no control characters,
  * not "." or "..", no leading or trailing space. Returns NULL when it is, else why not (a

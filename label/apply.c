@@ -6,7 +6,6 @@
 
 #include "formats/csv.h"
 #include "label/label.h"
-#include "label/label_internal.h"
 
 void es_label_result_free(es_label_result *r)
 {
@@ -154,22 +153,22 @@ static int set_items(work *W, const lookup *L, const char *where, size_t line, c
 {
   const char *why = es_label_invalid(label);
   if (why)
-    return es__label_problem(W->probs, err, "%s line %zu: label '%s': %s", where, line, label,
+    return es_label_problems_add(W->probs, err, "%s line %zu: label '%s': %s", where, line, label,
                              why);
   const char *final = renamed(W->o, label);
   if (W->vocab && es_vocab_find(W->vocab, final) < 0)
-    return es__label_problem(W->probs, err,
+    return es_label_problems_add(W->probs, err,
                              "%s line %zu: unknown label '%s' (not in the vocabulary)", where,
                              line, final);
   size_t items[64];
   size_t n = lookup_key(L, key, items, 64);
   if (!n)
-    return es__label_problem(W->probs, err, "%s line %zu: unknown path or id '%s'", where, line,
+    return es_label_problems_add(W->probs, err, "%s line %zu: unknown path or id '%s'", where, line,
                              key);
   for (size_t k = 0; k < n; k++) {
     size_t i = items[k];
     if (W->set_line[i] && strcmp(W->lab[i], final))
-      return es__label_problem(W->probs, err,
+      return es_label_problems_add(W->probs, err,
                                "%s line %zu: '%s' is labelled '%s' here but '%s' on line %zu",
                                where, line, key, final, W->lab[i], W->set_line[i]);
     char *c = strdup(final);
@@ -222,10 +221,10 @@ static int from_csv(work *W, const lookup *L, es_error *err)
   for (size_t r = start; r < c.n && rc == ES_OK; r++) {
     const es_csv_record *rec = &c.recs[r];
     if (rec->bad)
-      rc = es__label_problem(W->probs, err, "%s line %zu: malformed CSV: %s", where, rec->line,
+      rc = es_label_problems_add(W->probs, err, "%s line %zu: malformed CSV: %s", where, rec->line,
                              rec->bad);
     else if (rec->n != ncols)
-      rc = es__label_problem(W->probs, err, "%s line %zu: %zu fields, expected %zu", where,
+      rc = es_label_problems_add(W->probs, err, "%s line %zu: %zu fields, expected %zu", where,
                              rec->line, rec->n, ncols);
     else
       rc = set_items(W, L, where, rec->line, rec->fields[kcol], rec->fields[lcol], err);
@@ -255,7 +254,7 @@ static int from_jsonl(work *W, const lookup *L, es_error *err)
     json_error_t je;
     json_t *o = json_loadb(s, l, JSON_REJECT_DUPLICATES, &je);
     if (!o || !json_is_object(o)) {
-      rc = es__label_problem(W->probs, err, "%s line %zu: not a JSON object%s%s", where, line,
+      rc = es_label_problems_add(W->probs, err, "%s line %zu: not a JSON object%s%s", where, line,
                              o ? "" : ": ", o ? "" : je.text);
       json_decref(o);
       continue;
@@ -272,11 +271,11 @@ static int from_jsonl(work *W, const lookup *L, es_error *err)
     else if (json_object_size(o) != 2)
       why = "unexpected keys (expected \"path\" or \"id\", and \"label\")";
     if (why) {
-      rc = es__label_problem(W->probs, err, "%s line %zu: %s", where, line, why);
+      rc = es_label_problems_add(W->probs, err, "%s line %zu: %s", where, line, why);
     } else if (ji) {
       const char *id = json_string_value(ji);
       if (!is_id(id, strlen(id)))
-        rc = es__label_problem(W->probs, err, "%s line %zu: id '%s' is not 32 lowercase hex digits",
+        rc = es_label_problems_add(W->probs, err, "%s line %zu: id '%s' is not 32 lowercase hex digits",
                                where, line, id);
       else
         rc = set_items(W, L, where, line, id, json_string_value(jl), err);
@@ -284,7 +283,7 @@ static int from_jsonl(work *W, const lookup *L, es_error *err)
       es_error perr = {0};
       char *raw = es_path_unescape(json_string_value(jp), &perr);
       if (!raw)
-        rc = es__label_problem(W->probs, err, "%s line %zu: %s", where, line, perr.msg);
+        rc = es_label_problems_add(W->probs, err, "%s line %zu: %s", where, line, perr.msg);
       else
         rc = set_items(W, L, where, line, raw, json_string_value(jl), err);
       free(raw);
@@ -332,14 +331,14 @@ static int from_dir(work *W, json_t *folder_conflicts, size_t *unmatched, es_err
         continue;
       const char *why = es_label_invalid(d);
       if (why) {
-        rc = es__label_problem(W->probs, err, "path '%s': folder '%s' is not a label: %s",
+        rc = es_label_problems_add(W->probs, err, "path '%s': folder '%s' is not a label: %s",
                                it->seen[k].path, d, why);
         free(d);
         continue;
       }
       const char *fin = renamed(W->o, d);
       if (W->vocab && es_vocab_find(W->vocab, fin) < 0) {
-        rc = es__label_problem(W->probs, err, "path '%s': unknown label '%s' (not in the vocabulary)",
+        rc = es_label_problems_add(W->probs, err, "path '%s': unknown label '%s' (not in the vocabulary)",
                                it->seen[k].path, fin);
         free(d);
         continue;
@@ -529,7 +528,7 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
     const char *from = o->renames[r].from, *to = o->renames[r].to;
     const char *why = es_label_invalid(to);
     if (why) {
-      if ((rc = es__label_problem(probs, err, "--rename %s=%s: %s", from, to, why)))
+      if ((rc = es_label_problems_add(probs, err, "--rename %s=%s: %s", from, to, why)))
         goto cleanup;
       continue;
     }
@@ -540,7 +539,7 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
                                                    m->items[i].label),
                                            from);
     if (!known && o->from.kind == ES_LABEL_FROM_NONE &&
-        (rc = es__label_problem(probs, err, "--rename %s=%s: no item has label '%s'", from, to,
+        (rc = es_label_problems_add(probs, err, "--rename %s=%s: no item has label '%s'", from, to,
                                 from)))
       goto cleanup;
     if (W.vocab && (rc = vocab_rename(W.vocab, from, to, err)))
@@ -570,7 +569,7 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
   if (W.vocab)
     for (size_t i = 0; i < m->n; i++)
       if (W.lab[i] && !W.set_line[i] && es_vocab_find(W.vocab, W.lab[i]) < 0 &&
-          (rc = es__label_problem(probs, err, "item %s: label '%s' is not in the vocabulary",
+          (rc = es_label_problems_add(probs, err, "item %s: label '%s' is not in the vocabulary",
                                   m->items[i].id, W.lab[i])))
         goto cleanup;
   if (probs->n > nprob) {
