@@ -155,11 +155,6 @@ static int pick_sources(run *R, es_augment_summary *sum, es_error *err)
   return ES_OK;
 }
 
-static const char *object_ext(const char *format)
-{
-  return !strcmp(format, "jpeg") ? "jpg" : format;
-}
-
 static char *dupf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static char *dupf(const char *fmt, ...)
 {
@@ -176,8 +171,8 @@ static char *dupf(const char *fmt, ...)
 static void decode_source(run *R, source *s)
 {
   const es_item *it = &R->m.items[s->item];
-  char rel[128];
-  snprintf(rel, sizeof rel, "objects/%.2s/%s.%s", it->id, it->id, object_ext(it->format));
+  char rel[ES_OBJECT_REL_MAX];
+  es_object_rel(it->id, it->format, rel);
   uint8_t *buf = NULL;
   size_t len = 0;
   es_error e = {0};
@@ -294,7 +289,7 @@ static int make_variant(run *R, const source *s, uint32_t k, int want_thumb, var
   } else if (rc == ES_OK) {
     v->status = V_MADE;
     if (!o->dry_run) {
-      rc = es_store_stage_object(R->st, R->objects, v->id, object_ext(v->format), bytes, len,
+      rc = es_store_stage_object(R->st, R->objects, v->id, es_object_ext(v->format), bytes, len,
                                  NULL, "copy", &v->slot, &v->object, err);
       if (rc)
         es_error_prefix(err, "cannot store variant %u of '%s'", k, it->id);

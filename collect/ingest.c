@@ -272,13 +272,6 @@ static void read_sidecar(const char *path, char **bad, char **device, char **tim
     *bad = strdup(why);
 }
 
-static const char *object_ext(const char *format)
-{
-  if (!strcmp(format, "jpeg"))
-    return "jpg";
-  return format;
-}
-
 /* Decodes the bytes of r, computes its facts and stores the object. Returns a negative code
  * only for failures that must stop the run (the dataset cannot be written). */
 static int decode_input(rec *r, const run *R, const uint8_t *buf, size_t len,
@@ -311,7 +304,7 @@ static int decode_input(rec *r, const run *R, const uint8_t *buf, size_t len,
   }
   if (R->o->dry_run || !strcmp(R->o->store_mode, "ref"))
     return ES_OK;
-  rc = es_store_stage_object(R->st, R->objects, r->id, object_ext(info->format), buf, len,
+  rc = es_store_stage_object(R->st, R->objects, r->id, es_object_ext(info->format), buf, len,
                              r->path, R->o->store_mode, &r->slot, &r->object, err);
   if (rc)
     es_error_prefix(err, "cannot store '%s'", r->path);

@@ -1087,6 +1087,52 @@ void es_object_batch_free(const es_store *st, es_object_batch *b)
   free(b);
 }
 
+int es_read_file(const char *path, uint8_t **buf, size_t *len, es_error *err)
+{
+  *buf = NULL;
+  *len = 0;
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return es_error_errno(err, ES_EIO, errno, "cannot open '%s'", path);
+  size_t cap = 1 << 16, n = 0;
+  uint8_t *p = malloc(cap);
+  int rc = ES_OK;
+  if (!p) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory reading '%s'", path);
+    goto cleanup;
+  }
+  for (;;) {
+    if (n == cap) {
+      if (cap > SIZE_MAX / 2) {
+        rc = es_error_set(err, ES_ELIMIT, "'%s' is too large", path);
+        goto cleanup;
+      }
+      uint8_t *q = realloc(p, cap * 2);
+      if (!q) {
+        rc = es_error_set(err, ES_ENOMEM, "out of memory reading '%s'", path);
+        goto cleanup;
+      }
+      p = q;
+      cap *= 2;
+    }
+    size_t got = fread(p + n, 1, cap - n, f);
+    n += got;
+    if (got == 0)
+      break;
+  }
+  if (ferror(f)) {
+    rc = es_error_errno(err, ES_EIO, errno, "cannot read '%s'", path);
+    goto cleanup;
+  }
+  *buf = p;
+  *len = n;
+  p = NULL;
+cleanup:
+  free(p);
+  fclose(f);
+  return rc;
+}
+
 /* ---- append-only JSONL ------------------------------------------------------------------ */
 
 /* Cuts a torn last line (no final '\n') off fd, whose size is *size; updates *size. */

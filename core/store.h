@@ -53,6 +53,10 @@ void es_store_close(es_store *st);
 int es_store_lock(es_store *st, int wait, es_error *err);
 void es_store_unlock(es_store *st);
 
+/* Reads a whole file at path (not relative to a dataset). *buf is malloc'd; caller frees.
+ * ES_EIO (with strerror) on failure. */
+int es_read_file(const char *path, uint8_t **buf, size_t *len, es_error *err);
+
 /* Reads a whole file relative to the dataset root. A missing file gives *buf = NULL, *len = 0
  * and ES_OK when missing_ok, else ES_ENOTFOUND. Caller frees *buf with free(). */
 int es_store_read(const es_store *st, const char *name, int missing_ok, uint8_t **buf,

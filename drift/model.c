@@ -12,6 +12,7 @@
 #include "drift/drift.h"
 #include "drift/stats.h"
 #include "formats/image.h"
+#include "formats/index.h"
 #include "nn/nn.h"
 #include "nn/preprocess.h"
 
@@ -127,50 +128,6 @@ static double tensor_value(const es_tensor *t, size_t i)
   return t->scale > 0 ? (double)(q - t->zero_point) * (double)t->scale : (double)q;
 }
 
-static const char *object_ext(const char *format)
-{
-  return !format[0] ? "bin" : !strcmp(format, "jpeg") ? "jpg" : format;
-}
-
-/* The item's bytes: its object, else (store mode "ref") its first occurrence's file. */
-static int item_bytes(const es_store *st, const es_item *it, uint8_t **buf, size_t *len,
-                      es_error *err)
-{
-  char rel[96];
-  snprintf(rel, sizeof rel, "objects/%.2s/%s.%s", it->id, it->id, object_ext(it->format));
-  *buf = NULL;
-  int rc = es_store_read(st, rel, 1, buf, len, err);
-  if (rc || *buf)
-    return rc;
-  if (!it->n_seen)
-    return es_error_set(err, ES_ENOTFOUND, "item %s: no object '%s'", it->id, rel);
-  FILE *f = fopen(it->seen[0].path, "rb");
-  if (!f)
-    return es_error_set(err, ES_ENOTFOUND, "item %s: no object and no file '%s'", it->id,
-                        it->seen[0].path);
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *b = malloc(cap);
-  while (b) {
-    n += fread(b + n, 1, cap - n, f);
-    if (n < cap)
-      break;
-    uint8_t *q = cap > SIZE_MAX / 2 ? NULL : realloc(b, cap * 2);
-    if (!q) {
-      free(b);
-      b = NULL;
-      break;
-    }
-    b = q;
-    cap *= 2;
-  }
-  fclose(f);
-  if (!b)
-    return es_error_set(err, ES_ENOMEM, "out of memory reading item %s", it->id);
-  *buf = b;
-  *len = n;
-  return ES_OK;
-}
-
 typedef struct item_out {
   int rc;
   es_error err;
@@ -185,7 +142,7 @@ static int run_one(const es_drift_model *dm, es_interp *ip, const es_store *st,
   uint8_t *buf = NULL;
   size_t len = 0;
   es_image img = {0};
-  int rc = item_bytes(st, it, &buf, &len, err);
+  int rc = es_item_read_bytes(st, it, &buf, &len, err);
   if (rc)
     return rc;
   es_decode_opts dopt = {0};

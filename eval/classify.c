@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/store.h"
 #include "eval/eval.h"
 #include "formats/image.h"
 #include "formats/manifest.h"
@@ -22,7 +23,7 @@ int es_eval_vocab_read(const char *path, es_vocab *v, es_error *err)
   size_t len;
   es_label_problems probs = {0};
   memset(v, 0, sizeof *v);
-  int rc = es_eval_read_file(path, &buf, &len, err);
+  int rc = es_read_file(path, &buf, &len, err);
   if (rc)
     return rc;
   rc = es_vocab_parse(path, (const char *)buf, len, v, &probs, err);
@@ -222,7 +223,7 @@ static void classify_one(const es_classifier *c, es_interp *ip, const char *path
   es_error err = {0};
   uint8_t *buf = NULL;
   size_t len;
-  int rc = es_eval_read_file(path, &buf, &len, &err);
+  int rc = es_read_file(path, &buf, &len, &err);
   if (rc == ES_OK) {
     rc = es_classifier_run(c, ip, buf, len, values, &err);
     if (rc)

@@ -32,28 +32,6 @@ void es_eval_outcome_free(es_eval_outcome *o)
   memset(o, 0, sizeof *o);
 }
 
-static const char *object_ext(const char *format)
-{
-  return !format[0] ? "bin" : !strcmp(format, "jpeg") ? "jpg" : format;
-}
-
-int es__eval_item_bytes(const es_store *st, const es_item *it, uint8_t **buf, size_t *len,
-                        es_error *err)
-{
-  char rel[96];
-  snprintf(rel, sizeof rel, "objects/%.2s/%s.%s", it->id, it->id, object_ext(it->format));
-  *buf = NULL;
-  int rc = es_store_read(st, rel, 1, buf, len, err);
-  if (rc || *buf)
-    return rc;
-  if (!it->n_seen) /* no object and nowhere else to look */
-    return es_error_set(err, ES_ENOTFOUND, "item %s: no object '%s'", it->id, rel);
-  rc = es_eval_read_file(it->seen[0].path, buf, len, err);
-  if (rc)
-    es_error_prefix(err, "item %s has no object", it->id);
-  return rc;
-}
-
 static int is_augmented(const es_item *it)
 {
   json_t *d = it->extra ? json_object_get(it->extra, "derived_from") : NULL;
@@ -147,7 +125,7 @@ static void run_one(const es_store *st, const es_classifier *c, es_interp *ip, e
   size_t len = 0;
   es__eval_pred *p = &r->preds[i];
   double *v = r->probs + i * r->C;
-  int rc = es__eval_item_bytes(st, p->it, &buf, &len, &e);
+  int rc = es_item_read_bytes(st, p->it, &buf, &len, &e);
   if (rc == ES_OK && (rc = es_classifier_run(c, ip, buf, len, v, &e)))
     es_error_prefix(&e, "cannot classify item %s", p->it->id);
   free(buf);
@@ -476,7 +454,7 @@ static int make_thumbs(const es_store *st, const es__eval_run *r, es_eval_outcom
     uint8_t *buf = NULL;
     size_t len = 0;
     es_eval_thumb *t = &out->thumbs[out->n_thumbs];
-    rc = es__eval_item_bytes(st, it, &buf, &len, err);
+    rc = es_item_read_bytes(st, it, &buf, &len, err);
     if (rc == ES_OK)
       rc = es__eval_thumbnail(buf, len, 96, &t->png, &t->len, err);
     free(buf);

@@ -29,10 +29,6 @@ typedef struct es__eval_run {
 json_t *es__eval_metrics_json(const es__eval_run *r, es_error *err);
 /* The baseline comparison object (new reference), given the new predictions. */
 json_t *es__eval_baseline_json(const es__eval_run *r, const json_t *metrics, es_error *err);
-/* The item's bytes: its object, or for --store ref datasets its first occurrence's path.
- * Caller frees *buf. */
-int es__eval_item_bytes(const es_store *st, const es_item *it, uint8_t **buf, size_t *len,
-                        es_error *err);
 /* Thumbnail PNG (fits in max x max) of image bytes. Caller frees *png. */
 int es__eval_thumbnail(const uint8_t *buf, size_t len, uint32_t max, uint8_t **png,
                        size_t *png_len, es_error *err);

@@ -5,60 +5,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/store.h"
 #include "eval/eval.h"
-
-int es_eval_read_file(const char *path, uint8_t **buf, size_t *len, es_error *err)
-{
-  *buf = NULL;
-  *len = 0;
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return es_error_errno(err, ES_EIO, errno, "cannot open '%s'", path);
-  size_t cap = 1 << 16, n = 0;
-  uint8_t *p = malloc(cap);
-  int rc = ES_OK;
-  if (!p) {
-    rc = es_error_set(err, ES_ENOMEM, "out of memory reading '%s'", path);
-    goto cleanup;
-  }
-  for (;;) {
-    if (n == cap) {
-      if (cap > SIZE_MAX / 2) {
-        rc = es_error_set(err, ES_ELIMIT, "'%s' is too large", path);
-        goto cleanup;
-      }
-      uint8_t *q = realloc(p, cap * 2);
-      if (!q) {
-        rc = es_error_set(err, ES_ENOMEM, "out of memory reading '%s'", path);
-        goto cleanup;
-      }
-      p = q;
-      cap *= 2;
-    }
-    size_t got = fread(p + n, 1, cap - n, f);
-    n += got;
-    if (got == 0)
-      break;
-  }
-  if (ferror(f)) {
-    rc = es_error_errno(err, ES_EIO, errno, "cannot read '%s'", path);
-    goto cleanup;
-  }
-  *buf = p;
-  *len = n;
-  p = NULL;
-cleanup:
-  free(p);
-  fclose(f);
-  return rc;
-}
 
 int es_eval_load_model(const char *path, const es_nn_limits *limits, es_model **model,
                        es_error *err)
 {
   uint8_t *buf;
   size_t len;
-  int rc = es_eval_read_file(path, &buf, &len, err);
+  int rc = es_read_file(path, &buf, &len, err);
   if (rc == ES_OK) {
     rc = es_model_load(buf, len, limits, model, err);
     free(buf);
@@ -133,7 +88,7 @@ int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_p
   for (size_t k = 0; k < n_in; k++) {
     es_tensor t;
     es_model_input(m, k, &t);
-    if ((rc = es_eval_read_file(paths[k], &bufs[k], &lens[k], err)))
+    if ((rc = es_read_file(paths[k], &bufs[k], &lens[k], err)))
       goto cleanup;
     if (t.bytes == 0) {
       rc = es_error_set(err, ES_EUSAGE, "model input %zu has no fixed size", k);

@@ -10,8 +10,6 @@
 #include "core/error.h"
 #include "nn/nn.h"
 
-/* Reads a whole file. *buf is malloc'd; caller frees. ES_EIO (with strerror) on failure. */
-int es_eval_read_file(const char *path, uint8_t **buf, size_t *len, es_error *err);
 
 /* Reads and loads a model; errors are prefixed "cannot load model '<path>'". Caller frees
  * *model with es_model_free(). */

@@ -269,7 +269,7 @@ static int run(const eval_args *a)
   es_model *m = NULL;
   uint8_t *bytes = NULL;
   size_t len = 0;
-  int rc = es_eval_read_file(a->model, &bytes, &len, &err);
+  int rc = es_read_file(a->model, &bytes, &len, &err);
   if (rc == ES_OK)
     rc = es_model_load(bytes, len, NULL, &m, &err);
   if (rc)

@@ -13,6 +13,7 @@
 #include "formats/index.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
@@ -483,6 +484,33 @@ int es_manifest_load(const es_store *st, es_manifest *m, es_error *err)
     es_error_prefix(err, "cannot read '%s/manifest.jsonl'", st->root);
     es_manifest_free(m);
   }
+  return rc;
+}
+
+const char *es_object_ext(const char *format)
+{
+  return !format[0] ? "bin" : !strcmp(format, "jpeg") ? "jpg" : format;
+}
+
+void es_object_rel(const char *id, const char *format, char out[ES_OBJECT_REL_MAX])
+{
+  snprintf(out, ES_OBJECT_REL_MAX, "objects/%.2s/%s.%.15s", id, id, es_object_ext(format));
+}
+
+int es_item_read_bytes(const es_store *st, const es_item *it, uint8_t **buf, size_t *len,
+                       es_error *err)
+{
+  char rel[ES_OBJECT_REL_MAX];
+  es_object_rel(it->id, it->format, rel);
+  *buf = NULL;
+  int rc = es_store_read(st, rel, 1, buf, len, err);
+  if (rc || *buf)
+    return rc;
+  if (!it->n_seen) /* no object and nowhere else to look */
+    return es_error_set(err, ES_ENOTFOUND, "item %s: no object '%s'", it->id, rel);
+  rc = es_read_file(it->seen[0].path, buf, len, err);
+  if (rc)
+    es_error_prefix(err, "item %s has no object", it->id);
   return rc;
 }
 

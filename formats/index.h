@@ -75,6 +75,20 @@ int es_index_load(const es_store *st, es_manifest *m, es_index *ix, int *parsed,
  * empty dataset; an error names the file. Caller frees with es_manifest_free(). */
 int es_manifest_load(const es_store *st, es_manifest *m, es_error *err);
 
+/* The file name extension of objects of an image format: "jpg" for "jpeg", "bin" when the
+ * format is empty, else the format's name. */
+const char *es_object_ext(const char *format);
+
+/* The path of an item's object relative to the dataset root: "objects/<ab>/<id>.<ext>" (an
+ * extension longer than 15 bytes is cut). */
+#define ES_OBJECT_REL_MAX 64 /* "objects/ab/" + 32 + "." + 15 + NUL */
+void es_object_rel(const char *id, const char *format, char out[ES_OBJECT_REL_MAX]);
+
+/* An item's bytes: its object, or in a dataset collected with --store ref its first
+ * occurrence's file. Caller frees *buf. */
+int es_item_read_bytes(const es_store *st, const es_item *it, uint8_t **buf, size_t *len,
+                       es_error *err);
+
 /* Commits m: serializes it, replaces manifest.jsonl (the commit point) and then index.bin.
  * Must hold the lock. On success *ix (when not NULL) is replaced by the new index. */
 int es_index_commit_manifest(const es_store *st, const es_manifest *m, es_index *ix,

@@ -20,8 +20,7 @@ void es_split_object_path(const es_index *ix, size_t i, char out[64])
   char id[33];
   es_index_id_hex(ix, i, id);
   const char *fmt = es_index_str(ix, ix->items[i].format);
-  const char *ext = !fmt ? "bin" : !strcmp(fmt, "jpeg") ? "jpg" : fmt;
-  snprintf(out, 64, "objects/%.2s/%s.%.15s", id, id, ext);
+  es_object_rel(id, fmt ? fmt : "", out);
 }
 
 /* A name usable as one path component: no '/', not "." or "..", no control characters. */
