@@ -2,7 +2,6 @@
 #include "evalds.h"
 
 #include <criterion/criterion.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,29 +11,6 @@
 #include "formats/tflite.h"
 #include "nn/nn_testmodel.h"
 #include "testutil.h"
-
-char *ed_fmt(const char *fmt, ...)
-{
-  va_list ap;
-  va_start(ap, fmt);
-  char *s = NULL;
-  cr_assert(vasprintf(&s, fmt, ap) >= 0);
-  va_end(ap);
-  return s;
-}
-
-void ed_mkdirs(const char *path)
-{
-  char *p = strdup(path);
-  for (char *q = p + 1; *q; q++)
-    if (*q == '/') {
-      *q = '\0';
-      mkdir(p, 0777);
-      *q = '/';
-    }
-  mkdir(p, 0777);
-  free(p);
-}
 
 char *ed_model(const char *dir, const char *name, int classes, bool softmax, int bias)
 {
@@ -61,7 +37,7 @@ char *ed_model(const char *dir, const char *name, int classes, bool softmax, int
   cr_assert_eq(es_tflite_builder_set_io(b, &in, 1, &last, 1), 0);
   size_t len;
   uint8_t *bytes = tm_finish(b, &len);
-  char *path = ed_fmt("%s/%s", dir, name);
+  char *path = du_fmt("%s/%s", dir, name);
   cr_assert_eq(tu_write(path, bytes, len), 0);
   free(bytes);
   return path;
@@ -84,44 +60,10 @@ void ed_ppm(const char *path, int r, int g, int b, unsigned seed)
   cr_assert_eq(tu_write(path, buf, (size_t)n + 16 * 16 * 3), 0);
 }
 
-int ed_run(char **out, char **err, const char *prog, ...)
-{
-  const char *argv[64];
-  size_t n = 0;
-  char *bin = tu_bin(prog);
-  argv[n++] = bin;
-  va_list ap;
-  va_start(ap, prog);
-  const char *a;
-  while ((a = va_arg(ap, const char *)) != NULL && n < 63)
-    argv[n++] = a;
-  va_end(ap);
-  argv[n] = NULL;
-  int st = tu_run((char *const *)argv, NULL, out, err);
-  free(bin);
-  return st;
-}
-
-char *ed_slurp(const char *path)
-{
-  size_t len;
-  uint8_t *b = tu_read(path, &len);
-  if (!b)
-    return NULL;
-  char *s = realloc(b, len + 1);
-  s[len] = '\0';
-  return s;
-}
-
-void ed_put(const char *path, const char *s)
-{
-  cr_assert_eq(tu_write(path, s, strlen(s)), 0);
-}
-
 json_t *ed_manifest(const char *ds)
 {
-  char *p = ed_fmt("%s/manifest.jsonl", ds);
-  char *text = ed_slurp(p);
+  char *p = du_fmt("%s/manifest.jsonl", ds);
+  char *text = du_slurp(p);
   cr_assert(text, "no manifest in %s", ds);
   json_t *arr = json_array();
   for (char *line = text; *line;) {
@@ -140,7 +82,7 @@ json_t *ed_manifest(const char *ds)
 
 void ed_manifest_write(const char *ds, json_t *items)
 {
-  char *p = ed_fmt("%s/manifest.jsonl", ds), *idx = ed_fmt("%s/index.bin", ds);
+  char *p = du_fmt("%s/manifest.jsonl", ds), *idx = du_fmt("%s/index.bin", ds);
   FILE *f = fopen(p, "w");
   cr_assert(f);
   for (size_t i = 0; i < json_array_size(items); i++) {
@@ -154,14 +96,3 @@ void ed_manifest_write(const char *ds, json_t *items)
   free(idx);
 }
 
-json_t *ed_item(json_t *items, const char *suffix)
-{
-  size_t ls = strlen(suffix);
-  for (size_t i = 0; i < json_array_size(items); i++) {
-    json_t *it = json_array_get(items, i);
-    const char *src = json_string_value(json_object_get(it, "src"));
-    if (src && strlen(src) >= ls && !strcmp(src + strlen(src) - ls, suffix))
-      return it;
-  }
-  return NULL;
-}

@@ -9,8 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-char *ed_fmt(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-void ed_mkdirs(const char *path);
+#include "dsutil.h" /* du_fmt, du_mkdirs, du_run, du_slurp, du_put, du_item_by_src */
+
 /* Writes a model file: output k = mean of channel k (k < classes <= 3) of a 4x4x3 input;
  * `bias` is added to channel 0's weight (a different model with a different hash); with
  * softmax a SOFTMAX follows. Returns the path (caller frees). */
@@ -18,14 +18,8 @@ char *ed_model(const char *dir, const char *name, int classes, bool softmax, int
 /* A 16x16 PPM whose mean colour is roughly (r, g, b), with a seeded texture so that no two
  * pictures are pixel-identical. */
 void ed_ppm(const char *path, int r, int g, int b, unsigned seed);
-/* Runs bin/<prog> with the NULL-terminated arguments; returns the exit status. */
-int ed_run(char **out, char **err, const char *prog, ...) __attribute__((sentinel));
 /* The manifest as an array; and writing it back (one object per line, removing index.bin). */
 json_t *ed_manifest(const char *ds);
 void ed_manifest_write(const char *ds, json_t *items);
-/* The item whose src ends with suffix (borrowed). */
-json_t *ed_item(json_t *items, const char *suffix);
-char *ed_slurp(const char *path);
-void ed_put(const char *path, const char *s);
 
 #endif

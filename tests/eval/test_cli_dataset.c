@@ -28,14 +28,14 @@ static void make(fixture *fx)
 {
   setenv("SOURCE_DATE_EPOCH", "1700000000", 1);
   fx->root = tu_tmpdir();
-  fx->ds = ed_fmt("%s/ds", fx->root);
+  fx->ds = du_fmt("%s/ds", fx->root);
   for (int i = 0; i < 30; i++) {
     const char *cam = i < 15 ? "camA" : i == 20 ? "camB/x<" : "camB/cam B";
-    char *dir = ed_fmt("%s/in/%s", fx->root, cam);
-    ed_mkdirs(dir);
-    char *path = i == 20   ? ed_fmt("%s/script>.ppm", dir)
-                 : i == 25 ? ed_fmt("%s/a<b \"q\".ppm", dir)
-                           : ed_fmt("%s/img_%02d.ppm", dir, i);
+    char *dir = du_fmt("%s/in/%s", fx->root, cam);
+    du_mkdirs(dir);
+    char *path = i == 20   ? du_fmt("%s/script>.ppm", dir)
+                 : i == 25 ? du_fmt("%s/a<b \"q\".ppm", dir)
+                           : du_fmt("%s/img_%02d.ppm", dir, i);
     int c = i % 3, rgb[3] = {50, 50, 50};
     if (i % 5 == 0) {
       rgb[c] = 150;
@@ -47,11 +47,11 @@ static void make(fixture *fx)
     free(path);
     free(dir);
   }
-  char *a = ed_fmt("%s/in/camA", fx->root), *b = ed_fmt("%s/in/camB", fx->root);
-  cr_assert_eq(ed_run(NULL, NULL, "edgeset-collect", "-d", fx->ds, "--batch", "b1",
+  char *a = du_fmt("%s/in/camA", fx->root), *b = du_fmt("%s/in/camB", fx->root);
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-collect", "-d", fx->ds, "--batch", "b1",
                       "--device-from", "dir:1", "-q", a, NULL),
                0);
-  cr_assert_eq(ed_run(NULL, NULL, "edgeset-collect", "-d", fx->ds, "--batch", "b2",
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-collect", "-d", fx->ds, "--batch", "b2",
                       "--device-from", "dir:1", "-q", b, NULL),
                0);
   json_t *items = ed_manifest(fx->ds);
@@ -59,8 +59,8 @@ static void make(fixture *fx)
   for (int i = 0; i < 30; i++) {
     char *suffix = i == 20 ? strdup("x</script>.ppm")
                    : i == 25 ? strdup("a<b \"q\".ppm")
-                             : ed_fmt("img_%02d.ppm", i);
-    json_t *it = ed_item(items, suffix);
+                             : du_fmt("img_%02d.ppm", i);
+    json_t *it = du_item_by_src(items, suffix);
     cr_assert(it, "no item for %s", suffix);
     json_object_set_new(it, "label", json_string(LABELS[i % 3]));
     json_object_set_new(it, "split", json_string(i % 4 == 3 ? "train" : "test"));
@@ -70,9 +70,9 @@ static void make(fixture *fx)
   }
   ed_manifest_write(fx->ds, items);
   json_decref(items);
-  fx->labels = ed_fmt("%s/labels.txt", fx->ds);
-  char *text = ed_fmt("%s\n%s\n%s\n", LABELS[0], LABELS[1], LABELS[2]);
-  ed_put(fx->labels, text);
+  fx->labels = du_fmt("%s/labels.txt", fx->ds);
+  char *text = du_fmt("%s\n%s\n%s\n", LABELS[0], LABELS[1], LABELS[2]);
+  du_put(fx->labels, text);
   fx->model = ed_model(fx->root, "m.tflite", 3, true, 0);
   free(text);
   free(a);
@@ -92,7 +92,7 @@ static void unmake(fixture *fx)
     free(fx->model);
     return;
   }
-  cmd = ed_fmt("rm -rf '%s'", fx->root);
+  cmd = du_fmt("rm -rf '%s'", fx->root);
   cr_expect_eq(system(cmd), 0);
   free(cmd);
   free(fx->root);
@@ -295,8 +295,8 @@ Test(eval_dataset, gates_and_exit_statuses)
   cr_expect_eq(run_status(&err, fx.ds, fx.model, bad4), 2);
   cr_expect(strstr(err, "two-class"), "%s", err);
   free(err);
-  char *two = ed_fmt("%s/two.txt", fx.root);
-  ed_put(two, "a\nb\n");
+  char *two = du_fmt("%s/two.txt", fx.root);
+  du_put(two, "a\nb\n");
   const char *bad5[] = {"--labels", two, NULL};
   cr_expect_eq(run_status(&err, fx.ds, fx.model, bad5), 2);
   cr_expect(strstr(err, "has 2 labels but the model's output has 3 classes"), "%s", err);
@@ -305,15 +305,15 @@ Test(eval_dataset, gates_and_exit_statuses)
   cr_expect_eq(run_status(&err, fx.ds, fx.model, bad6), 2);
   cr_expect(strstr(err, "cannot read baseline"), "%s", err);
   free(err);
-  char *garbage = ed_fmt("%s/garbage.tflite", fx.root);
-  ed_put(garbage, "not a model");
+  char *garbage = du_fmt("%s/garbage.tflite", fx.root);
+  du_put(garbage, "not a model");
   cr_expect_eq(run_status(&err, fx.ds, garbage, NULL), 2);
   free(err);
   free(garbage);
   free(two);
   /* nothing of that was recorded */
-  char *ledger = ed_fmt("%s/ledger.jsonl", fx.ds);
-  char *text = ed_slurp(ledger);
+  char *ledger = du_fmt("%s/ledger.jsonl", fx.ds);
+  char *text = du_slurp(ledger);
   cr_expect(!text || !strstr(text, "\"eval\""), "%s", text);
   free(text);
   free(ledger);
@@ -325,7 +325,7 @@ Test(eval_dataset, labels_outside_the_vocabulary_are_listed)
   fixture fx;
   make(&fx);
   json_t *items = ed_manifest(fx.ds);
-  json_t *a = ed_item(items, "img_02.ppm"), *b = ed_item(items, "img_04.ppm");
+  json_t *a = du_item_by_src(items, "img_02.ppm"), *b = du_item_by_src(items, "img_04.ppm");
   json_object_set_new(a, "label", json_string("purple"));
   json_object_set_new(b, "label", json_null());
   char *ida = strdup(json_string_value(json_object_get(a, "id")));
@@ -334,8 +334,8 @@ Test(eval_dataset, labels_outside_the_vocabulary_are_listed)
   json_decref(items);
   char *err = NULL;
   cr_expect_eq(run_status(&err, fx.ds, fx.model, NULL), 2);
-  char *l1 = ed_fmt("item %s ('%s/in/camA/img_02.ppm'): label 'purple' is not in", ida, fx.root);
-  char *l2 = ed_fmt("item %s ('%s/in/camA/img_04.ppm'): no label", idb, fx.root);
+  char *l1 = du_fmt("item %s ('%s/in/camA/img_02.ppm'): label 'purple' is not in", ida, fx.root);
+  char *l2 = du_fmt("item %s ('%s/in/camA/img_04.ppm'): no label", idb, fx.root);
   cr_expect(strstr(err, l1), "%s", err);
   cr_expect(strstr(err, l2), "%s", err);
   cr_expect(strstr(err, "2 items of split 'test' have no label from the vocabulary"), "%s", err);
@@ -352,9 +352,9 @@ Test(eval_dataset, ledger_and_test_reuse_warning)
 {
   fixture fx;
   make(&fx);
-  char *ledger = ed_fmt("%s/ledger.jsonl", fx.ds);
+  char *ledger = du_fmt("%s/ledger.jsonl", fx.ds);
   for (int k = 0; k < 5; k++) {
-    char *name = ed_fmt("m%d.tflite", k);
+    char *name = du_fmt("m%d.tflite", k);
     char *model = ed_model(fx.root, name, 3, true, k);
     char *err = NULL;
     const char *none[] = {NULL};
@@ -372,7 +372,7 @@ Test(eval_dataset, ledger_and_test_reuse_warning)
     free(name);
   }
   json_t *recs = json_array();
-  char *text = ed_slurp(ledger);
+  char *text = du_slurp(ledger);
   for (char *line = text; line && *line;) {
     char *nl = strchr(line, '\n');
     json_t *o = json_loadb(line, (size_t)(nl - line), 0, NULL);
@@ -402,7 +402,7 @@ Test(eval_dataset, ledger_and_test_reuse_warning)
   cr_expect(json_is_false(jget(doc, "dataset.held_out")));
   cr_expect(json_is_null(jget(doc, "test_set.models_compared")));
   json_decref(doc);
-  char *text2 = ed_slurp(ledger);
+  char *text2 = du_slurp(ledger);
   size_t evals = 0;
   for (char *p = text2; (p = strstr(p, "\"type\":\"eval\"")); p++)
     evals++;
@@ -418,7 +418,7 @@ Test(eval_dataset, baseline_and_mcnemar)
   make(&fx);
   const char *dry[] = {"--dry-run", NULL};
   json_t *a = run_json(0, fx.ds, fx.model, dry);
-  char *apath = ed_fmt("%s/a.json", fx.root);
+  char *apath = du_fmt("%s/a.json", fx.root);
   cr_assert_eq(json_dump_file(a, apath, JSON_REAL_PRECISION(6)), 0);
   /* model b doubles the red weight: red wins more often */
   char *mb = ed_model(fx.root, "b.tflite", 3, true, 1);
@@ -461,8 +461,8 @@ Test(eval_dataset, baseline_and_mcnemar)
   cr_expect_eq(jnum(s, "baseline.mcnemar.model_only"), 0);
   json_decref(s);
   /* a document that is not ours */
-  char *junk = ed_fmt("%s/junk.json", fx.root);
-  ed_put(junk, "{\"schema\":\"other/1\"}");
+  char *junk = du_fmt("%s/junk.json", fx.root);
+  du_put(junk, "{\"schema\":\"other/1\"}");
   char *err = NULL;
   const char *bad[] = {"--baseline", junk, NULL};
   cr_expect_eq(run_status(&err, fx.ds, fx.model, bad), 2);
@@ -489,9 +489,9 @@ Test(eval_dataset, two_class_view)
   }
   ed_manifest_write(fx.ds, items);
   json_decref(items);
-  char *labels = ed_fmt("%s/two.txt", fx.root);
-  char *text = ed_fmt("%s\n%s\n", LABELS[0], LABELS[1]);
-  ed_put(labels, text);
+  char *labels = du_fmt("%s/two.txt", fx.root);
+  char *text = du_fmt("%s\n%s\n", LABELS[0], LABELS[1]);
+  du_put(labels, text);
   char *model = ed_model(fx.root, "two.tflite", 2, true, 0);
   const char *extra[] = {"--dry-run", "--labels", labels, "--positive", LABELS[1], NULL};
   json_t *doc = run_json(0, fx.ds, model, extra);
@@ -573,17 +573,17 @@ Test(eval_dataset, report_in_headless_chromium)
   make(&fx);
   if (access("/usr/bin/chromium", X_OK) != 0)
     cr_assert_fail("chromium is not installed (apt-get install chromium)");
-  char *report = ed_fmt("%s/report.html", fx.root);
+  char *report = du_fmt("%s/report.html", fx.root);
   const char *extra[] = {"--dry-run", "--report", report, "--min-accuracy", "0.5", NULL};
   json_t *doc = run_json(0, fx.ds, fx.model, extra);
-  char *html = ed_slurp(report);
+  char *html = du_slurp(report);
   cr_assert(html);
   cr_expect(!strstr(html, "<script"), "no script, and no label became one");
   cr_expect(!strstr(html, "src=\"http") && !strstr(html, "href="), "nothing fetched");
   cr_expect(strstr(html, "Content-Security-Policy"));
 
-  char *profile = tu_tmpdir(), *udd = ed_fmt("--user-data-dir=%s", profile);
-  char *url = ed_fmt("file://%s", report);
+  char *profile = tu_tmpdir(), *udd = du_fmt("--user-data-dir=%s", profile);
+  char *url = du_fmt("file://%s", report);
   char *argv[] = {"/usr/bin/chromium", "--headless", "--no-sandbox", "--disable-gpu",
                   "--disable-background-networking", "--disable-component-update",
                   "--disable-sync", "--no-first-run", udd, "--enable-logging=stderr", "--v=0",
@@ -598,7 +598,7 @@ Test(eval_dataset, report_in_headless_chromium)
                                          "per-class", "confusion", "calibration", "groups",
                                          "gates",   "gallery"};
   for (size_t k = 0; k < sizeof sections / sizeof sections[0]; k++) {
-    char *id = ed_fmt("<section id=\"%s\">", sections[k]);
+    char *id = du_fmt("<section id=\"%s\">", sections[k]);
     cr_expect(strstr(dom, id), "section %s missing", sections[k]);
     free(id);
   }
@@ -608,8 +608,8 @@ Test(eval_dataset, report_in_headless_chromium)
   cr_expect(strstr(dom, ">green \"q\" 'x'<"), "label with quotes");
   cr_expect(strstr(dom, ">blue&amp;amp;<"), "label with an entity");
   cr_expect(strstr(dom, ">x&lt;<"), "device");
-  char *p1 = ed_fmt(">%s/in/camB/x&lt;/script&gt;.ppm<", fx.root);
-  char *p2 = ed_fmt(">%s/in/camB/cam B/a&lt;b \"q\".ppm<", fx.root);
+  char *p1 = du_fmt(">%s/in/camB/x&lt;/script&gt;.ppm<", fx.root);
+  char *p2 = du_fmt(">%s/in/camB/cam B/a&lt;b \"q\".ppm<", fx.root);
   cr_expect(strstr(dom, p1), "path with </script> not shown as text");
   cr_expect(strstr(dom, p2), "path with quotes not shown as text");
   free(p1);
@@ -651,7 +651,7 @@ Test(eval_dataset, report_in_headless_chromium)
   /* and the per-class table shows the JSON's recall of every class */
   const json_t *pc = jget(doc, "metrics.per_class");
   for (size_t k = 0; k < json_array_size(pc); k++) {
-    char *cell = ed_fmt("<td>%.6g</td>", jnum(json_array_get(pc, k), "recall"));
+    char *cell = du_fmt("<td>%.6g</td>", jnum(json_array_get(pc, k), "recall"));
     cr_expect(strstr(dom, cell), "recall %s", cell);
     free(cell);
   }
@@ -690,9 +690,9 @@ Test(eval_dataset, json_schema_keys)
 {
   fixture fx;
   make(&fx);
-  char *labels = ed_fmt("%s/two.txt", fx.root);
-  char *text = ed_fmt("%s\n%s\n", LABELS[0], LABELS[1]);
-  ed_put(labels, text);
+  char *labels = du_fmt("%s/two.txt", fx.root);
+  char *text = du_fmt("%s\n%s\n", LABELS[0], LABELS[1]);
+  du_put(labels, text);
   char *model = ed_model(fx.root, "two.tflite", 2, false, 0);
   json_t *items = ed_manifest(fx.ds);
   for (size_t i = 0; i < json_array_size(items); i++) {
@@ -704,7 +704,7 @@ Test(eval_dataset, json_schema_keys)
   json_decref(items);
   const char *first[] = {"--labels", labels, "--dry-run", NULL};
   json_t *base = run_json(0, fx.ds, model, first);
-  char *bpath = ed_fmt("%s/base.json", fx.root);
+  char *bpath = du_fmt("%s/base.json", fx.root);
   cr_assert_eq(json_dump_file(base, bpath, 0), 0);
   const char *extra[] = {"--labels", labels, "--positive", LABELS[0], "--baseline", bpath,
                          "--min-accuracy", "0.1", NULL};

@@ -4,25 +4,14 @@
  * --labels, unreadable and undecodable files, exit statuses, and identical output for any -j. */
 #include <criterion/criterion.h>
 #include <jansson.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "formats/tflite.h"
 #include "nn/nn_testmodel.h"
+#include "dsutil.h"
 #include "testutil.h"
-
-static char *fmt(const char *f, ...) __attribute__((format(printf, 1, 2)));
-static char *fmt(const char *f, ...)
-{
-  va_list ap;
-  va_start(ap, f);
-  char *s = NULL;
-  cr_assert(vasprintf(&s, f, ap) >= 0);
-  va_end(ap);
-  return s;
-}
 
 /* Input int8 1x4x4x1 (scale 1/255, zero point -128: raw = pixel - 128); FULLY_CONNECTED with
  * filter scale 1 and weight 1 on the four pixels of quadrant k (0 top left, 1 top right,
@@ -76,7 +65,7 @@ static uint8_t *model_channels(size_t *len)
 
 static char *write_model(const char *dir, const char *name, uint8_t *bytes, size_t len)
 {
-  char *path = fmt("%s/%s", dir, name);
+  char *path = du_fmt("%s/%s", dir, name);
   cr_assert_eq(tu_write(path, bytes, len), 0);
   free(bytes);
   return path;
@@ -85,7 +74,7 @@ static char *write_model(const char *dir, const char *name, uint8_t *bytes, size
 /* A w x h PGM (c = 1) or PPM (c = 3) of the given samples. */
 static char *write_pnm(const char *dir, const char *name, int w, int h, int c, const uint8_t *px)
 {
-  char *path = fmt("%s/%s", dir, name);
+  char *path = du_fmt("%s/%s", dir, name);
   char head[64];
   int n = snprintf(head, sizeof head, "P%d\n%d %d\n255\n", c == 1 ? 5 : 6, w, h);
   size_t size = (size_t)w * h * c;
@@ -100,9 +89,9 @@ static char *write_pnm(const char *dir, const char *name, int w, int h, int c, c
 /* Converts with netpbm's pnmtopng or libjpeg-turbo's cjpeg (quality 95). */
 static char *convert(const char *pnm, const char *dir, const char *name, const char *tool)
 {
-  char *path = fmt("%s/%s", dir, name);
-  char *cmd = strcmp(tool, "cjpeg") ? fmt("pnmtopng '%s' > '%s'", pnm, path)
-                                    : fmt("cjpeg -quality 95 '%s' > '%s'", pnm, path);
+  char *path = du_fmt("%s/%s", dir, name);
+  char *cmd = strcmp(tool, "cjpeg") ? du_fmt("pnmtopng '%s' > '%s'", pnm, path)
+                                    : du_fmt("cjpeg -quality 95 '%s' > '%s'", pnm, path);
   cr_assert_eq(system(cmd), 0, "%s failed", cmd);
   free(cmd);
   return path;
@@ -150,7 +139,7 @@ static json_t *lines(const char *text)
 
 static char *score(double mean, double scale)
 {
-  return fmt("%.6g", mean * (double)(float)scale);
+  return du_fmt("%.6g", mean * (double)(float)scale);
 }
 
 /* Checks line's top list: indices idx[0..n) and their score strings. */
@@ -166,7 +155,7 @@ static void expect_top(json_t *line, const char *key, const size_t *idx, const c
     json_t *v = json_object_get(e, key);
     cr_assert(json_is_number(v), "entry %zu has no %s", i, key);
     if (vals) {
-      char *got = fmt("%.6g", json_number_value(v));
+      char *got = du_fmt("%.6g", json_number_value(v));
       cr_expect_str_eq(got, vals[i], "entry %zu", i);
       free(got);
     }
@@ -183,7 +172,7 @@ Test(cli_image, png_scores_labels_and_top)
   quadrants(px, 1, (const int[]){10, 200, 50, 120});
   char *pgm = write_pnm(dir, "q.pgm", 4, 4, 1, px);
   char *png = convert(pgm, dir, "q.png", "pnmtopng");
-  char *labels = fmt("%s/labels.txt", dir);
+  char *labels = du_fmt("%s/labels.txt", dir);
   cr_assert_eq(tu_write(labels, "tl\ntr\r\nbl\nbr", 12), 0);
 
   char *out = NULL, *err = NULL;
@@ -212,7 +201,7 @@ Test(cli_image, png_scores_labels_and_top)
   cr_expect_str_eq(json_string_value(json_object_get(json_array_get(top, 0), "label")), "tr");
   cr_expect_str_eq(json_string_value(json_object_get(json_array_get(top, 1), "label")), "br");
   /* the whole line, byte for byte */
-  char *want = fmt("{\"file\":\"%s\",\"top\":[{\"index\":1,\"label\":\"tr\",\"score\":%s},"
+  char *want = du_fmt("{\"file\":\"%s\",\"top\":[{\"index\":1,\"label\":\"tr\",\"score\":%s},"
                    "{\"index\":3,\"label\":\"br\",\"score\":%s}]}\n",
                    png, s[0], s[1]);
   cr_expect_str_eq(out, want);
@@ -444,9 +433,9 @@ Test(cli_image, bad_files_keep_going)
   uint8_t px[16];
   quadrants(px, 1, (const int[]){1, 2, 3, 4});
   char *good = write_pnm(dir, "good.pgm", 4, 4, 1, px);
-  char *junk = fmt("%s/junk.png", dir);
+  char *junk = du_fmt("%s/junk.png", dir);
   cr_assert_eq(tu_write(junk, "\x89PNG\r\n\x1a\nnot really", 18), 0);
-  char *missing = fmt("%s/missing.jpg", dir);
+  char *missing = du_fmt("%s/missing.jpg", dir);
 
   char *out = NULL, *err = NULL;
   const char *a1[] = {"--model", model, "--image", junk, good, NULL};
@@ -457,11 +446,11 @@ Test(cli_image, bad_files_keep_going)
   cr_expect_str_eq(json_string_value(json_object_get(e, "file")), junk);
   const char *msg = json_string_value(json_object_get(e, "error"));
   cr_assert(msg);
-  char *want = fmt("cannot decode '%s': ", junk);
+  char *want = du_fmt("cannot decode '%s': ", junk);
   cr_expect(strncmp(msg, want, strlen(want)) == 0, "%s", msg);
   cr_expect_null(json_object_get(e, "top"));
   cr_expect(json_is_array(json_object_get(json_array_get(arr, 1), "top")));
-  char *line = fmt("edgeset-eval: %s\n", msg);
+  char *line = du_fmt("edgeset-eval: %s\n", msg);
   cr_expect(strstr(err, line) != NULL, "stderr: %s", err);
   cr_expect(strstr(err, "1 of 2 images could not be classified") != NULL, "%s", err);
   free(line);
@@ -496,15 +485,15 @@ Test(cli_image, usage_errors)
   char *model = write_model(dir, "q.tflite", model_bytes, len);
   uint8_t px[16] = {0};
   char *pgm = write_pnm(dir, "z.pgm", 4, 4, 1, px);
-  char *labels = fmt("%s/labels.txt", dir);
+  char *labels = du_fmt("%s/labels.txt", dir);
   cr_assert_eq(tu_write(labels, "a\nb\nc\n", 6), 0);
-  char *empty = fmt("%s/empty.txt", dir);
+  char *empty = du_fmt("%s/empty.txt", dir);
   cr_assert_eq(tu_write(empty, "a\n\nc\nd\n", 7), 0);
   char *out = NULL, *err = NULL;
 
   const char *a1[] = {"--model", model, "--image", pgm, "--labels", labels, NULL};
   cr_expect_eq(eval(a1, &out, &err), 2);
-  char *want = fmt("edgeset-eval: '%s' has 3 labels but the model's output has 4 classes",
+  char *want = du_fmt("edgeset-eval: '%s' has 3 labels but the model's output has 4 classes",
                    labels);
   cr_expect(strstr(err, want) != NULL, "%s", err);
   cr_expect_str_eq(out, "");
@@ -573,7 +562,7 @@ Test(cli_image, output_does_not_depend_on_jobs)
     }
     char name[32];
     snprintf(name, sizeof name, "r%02d.pgm", i);
-    paths[i] = i == 17 ? fmt("%s/absent.pgm", dir) : write_pnm(dir, name, w, h, 1, px);
+    paths[i] = i == 17 ? du_fmt("%s/absent.pgm", dir) : write_pnm(dir, name, w, h, 1, px);
     free(px);
     args[n++] = paths[i];
   }
