@@ -70,40 +70,6 @@ static int parse_double(const char *s, double lo, double hi, double *out)
   return 0;
 }
 
-static int read_file(const char *path, uint8_t **buf, size_t *len, es_error *err)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return es_error_errno(err, ES_EIO, errno, "cannot open '%s'", path);
-  uint8_t *b = NULL;
-  size_t n = 0, cap = 0;
-  for (;;) {
-    if (n == cap) {
-      cap = cap ? 2 * cap : 65536;
-      uint8_t *q = realloc(b, cap);
-      if (!q) {
-        free(b);
-        fclose(f);
-        return es_error_set(err, ES_ENOMEM, "out of memory reading '%s'", path);
-      }
-      b = q;
-    }
-    size_t k = fread(b + n, 1, cap - n, f);
-    n += k;
-    if (k == 0)
-      break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(b);
-    return es_error_set(err, ES_EIO, "cannot read '%s'", path);
-  }
-  *buf = b;
-  *len = n;
-  return ES_OK;
-}
-
 static int write_file(const char *path, const char *buf, size_t len, es_error *err)
 {
   FILE *f = fopen(path, "wb");
@@ -153,7 +119,7 @@ static int load_sample(es_store *st, source *src, int stats_only, const char *sp
   if (!strncmp(spec, "profile:", 8)) {
     uint8_t *buf = NULL;
     size_t len = 0;
-    if ((rc = read_file(spec + 8, &buf, &len, err)))
+    if ((rc = es_read_file(spec + 8, &buf, &len, err)))
       return rc;
     rc = es_drift_profile_parse(buf, len, spec, s, err);
     free(buf);
@@ -350,7 +316,7 @@ int main(int argc, char **argv)
   if (model) {
     uint8_t *mb = NULL;
     size_t ml = 0;
-    if ((rc = read_file(model, &mb, &ml, &err))) {
+    if ((rc = es_read_file(model, &mb, &ml, &err))) {
       status = es_cli_fail(prog, ES_EUSAGE, &err);
       goto cleanup;
     }

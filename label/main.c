@@ -44,41 +44,6 @@ static const char *const usage =
 enum { OPT_FROM = 256, OPT_LABELS, OPT_RENAME, OPT_BALANCE, OPT_MAXRATIO, OPT_MINCOUNT,
        OPT_AUG, OPT_REPORT, OPT_DRY, OPT_JSON, OPT_VERSION };
 
-static char *read_file(const char *path, size_t *len)
-{
-  FILE *f = fopen(path, "rb");
-  if (!f)
-    return NULL;
-  char *buf = NULL;
-  size_t cap = 0, n = 0;
-  for (;;) {
-    if (n + 65536 + 1 > cap) {
-      size_t ncap = cap ? cap * 2 : 65536 * 2;
-      char *b = realloc(buf, ncap);
-      if (!b) {
-        free(buf);
-        fclose(f);
-        return NULL;
-      }
-      buf = b;
-      cap = ncap;
-    }
-    size_t got = fread(buf + n, 1, 65536, f);
-    n += got;
-    if (got < 65536)
-      break;
-  }
-  int bad = ferror(f);
-  fclose(f);
-  if (bad) {
-    free(buf);
-    return NULL;
-  }
-  buf[n] = '\0';
-  *len = n;
-  return buf;
-}
-
 static void print_conflicts(const json_t *conf)
 {
   const json_t *cl = json_object_get(conf, "clusters"), *fo = json_object_get(conf, "folders");
@@ -244,22 +209,24 @@ int main(int argc, char **argv)
     if (es_label_from_parse(from_spec, &from, &err))
       return es_cli_usage_error(prog, usage, "%s", err.msg);
     if (from.kind != ES_LABEL_FROM_DIR) {
-      from_buf = read_file(from.file, &from.len);
-      if (!from_buf) {
-        es_cli_error(prog, "cannot read '%s': %m", from.file);
+      uint8_t *bytes;
+      if (es_read_file(from.file, &bytes, &from.len, &err)) {
+        es_cli_error(prog, "%s", err.msg);
         return ES_EXIT_USAGE;
       }
+      from_buf = (char *)bytes;
       from.buf = from_buf;
     }
   }
   if (labels_path) {
     size_t len;
-    labels_buf = read_file(labels_path, &len);
-    if (!labels_buf) {
-      es_cli_error(prog, "cannot read '%s': %m", labels_path);
+    uint8_t *bytes;
+    if (es_read_file(labels_path, &bytes, &len, &err)) {
+      es_cli_error(prog, "%s", err.msg);
       status = ES_EXIT_USAGE;
       goto cleanup;
     }
+    labels_buf = (char *)bytes;
     if ((rc = es_vocab_parse(labels_path, labels_buf, len, &vocab, &probs, &err))) {
       for (size_t i = 0; i < probs.n; i++)
         es_cli_error(prog, "%s", probs.msg[i]);
