@@ -621,6 +621,10 @@ typedef struct join_ans {
   uint8_t found;
   uint8_t dist;
   uint8_t done;   /* the index was searched completely up to this radius */
+  /* The dry run's answer from the block's own new representatives: */
+  uint8_t list_rep;   /* this hash became one */
+  uint8_t list_dist;  /* distance to the nearest of those before it (radius + 1: none) */
+  uint16_t list_at;   /* its position in the list */
 } join_ans;
 
 /* Loops over distances in the join, built for POPCNT too where the compiler can (baseline
@@ -631,24 +635,45 @@ typedef struct join_ans {
 #define ES_POPCNT_CLONES
 #endif
 
-typedef unsigned (*least_fn)(const uint64_t *hs, size_t n, uint64_t h);
+/* The smallest distance from h to any of hs[0..n) (64 when n = 0), and in *from the start of
+ * the first run of LEAST_RUN hashes that holds one at that distance: the vectorised loop runs
+ * over the whole list, the scalar search for the position (first_at()) over one run only. */
+#define LEAST_RUN 64
 
-static unsigned least_plain(const uint64_t *hs, size_t n, uint64_t h)
+static inline __attribute__((always_inline)) unsigned least_from_body(const uint64_t *hs,
+                                                                      size_t n, uint64_t h,
+                                                                      size_t *from)
 {
-  return least_body(hs, n, h);
+  unsigned best = 64;
+  *from = 0;
+  for (size_t s = 0; s < n; s += LEAST_RUN) {
+    unsigned d = least_body(hs + s, n - s < LEAST_RUN ? n - s : LEAST_RUN, h);
+    if (d < best) {
+      best = d;
+      *from = s;
+    }
+  }
+  return best;
+}
+
+typedef unsigned (*least_fn)(const uint64_t *hs, size_t n, uint64_t h, size_t *from);
+
+static unsigned least_plain(const uint64_t *hs, size_t n, uint64_t h, size_t *from)
+{
+  return least_from_body(hs, n, h, from);
 }
 
 #ifdef ES_SCAN_VARIANTS
 __attribute__((target("popcnt"))) static unsigned least_popcnt(const uint64_t *hs, size_t n,
-                                                               uint64_t h)
+                                                               uint64_t h, size_t *from)
 {
-  return least_body(hs, n, h);
+  return least_from_body(hs, n, h, from);
 }
 
 __attribute__((target("avx512vpopcntdq,avx512f,popcnt"), optimize("tree-vectorize"))) static unsigned
-least_vpopcnt(const uint64_t *hs, size_t n, uint64_t h)
+least_vpopcnt(const uint64_t *hs, size_t n, uint64_t h, size_t *from)
 {
-  return least_body(hs, n, h);
+  return least_from_body(hs, n, h, from);
 }
 #endif
 
@@ -678,11 +703,12 @@ ES_POPCNT_CLONES static size_t first_at(const uint64_t *hs, uint64_t h, unsigned
 static int nearest_in_list(least_fn least, const uint64_t *hs, size_t n, uint64_t h,
                            unsigned radius, size_t *at, unsigned *dist)
 {
-  unsigned best = least(hs, n, h);
+  size_t from;
+  unsigned best = least(hs, n, h, &from);
   *dist = best;
   if (best > radius)
     return 0;
-  *at = first_at(hs, h, best);
+  *at = from + first_at(hs + from, h, best);
   return 1;
 }
 
@@ -748,12 +774,17 @@ int es_near_selfjoin(const uint64_t *h, size_t n, unsigned radius, int threads,
      * result. */
     size_t nd = 0;
     for (size_t i = s; i < e; i++) {
-      const join_ans *a = &ans[i - s];
+      join_ans *a = &ans[i - s];
       unsigned d = a->found ? a->dist : radius + 1, bd;
-      size_t at;
-      if (nearest_in_list(least, blk_h, nd, h[i], radius, &at, &bd) && bd < d)
+      size_t at = 0;
+      if (!nearest_in_list(least, blk_h, nd, h[i], radius, &at, &bd))
+        bd = radius + 1;
+      a->list_dist = (uint8_t)bd;
+      a->list_at = (uint16_t)at;
+      if (bd < d)
         d = bd;
       unfinished[i - s] = a->done < radius && d > a->done;
+      a->list_rep = d > radius;
       if (d > radius)
         blk_h[nd++] = h[i];
     }
@@ -764,15 +795,20 @@ int es_near_selfjoin(const uint64_t *h, size_t n, unsigned radius, int threads,
     ex += bex;
     /* In order: against the block's own new representatives (a linear scan, they are few),
      * finishing the index search where the partial one cannot decide. The index answers win
-     * ties, their refs being smaller; so the result is exactly the sequential join's. */
+     * ties, their refs being smaller; so the result is exactly the sequential join's. Until
+     * a decision differs from the dry run's, the list is the dry run's, and so is its
+     * answer. */
     size_t nb = 0;
+    int as_dry = 1;
     for (size_t i = s; i < e; i++) {
       join_ans *a = &ans[i - s];
       uint32_t ref = a->ref;
-      unsigned d = a->found ? a->dist : radius + 1, bd;
+      unsigned d = a->found ? a->dist : radius + 1, bd = a->list_dist;
       int found = a->found;
-      size_t at;
-      if (nearest_in_list(least, blk_h, nb, h[i], radius, &at, &bd) && bd < d) {
+      size_t at = a->list_at;
+      if (!as_dry && !nearest_in_list(least, blk_h, nb, h[i], radius, &at, &bd))
+        bd = radius + 1;
+      if (bd < d) {
         ref = blk[at];
         d = bd;
         found = 1;
@@ -789,6 +825,8 @@ int es_near_selfjoin(const uint64_t *h, size_t n, unsigned radius, int threads,
           found = 1;
         }
       }
+      if (found != !a->list_rep)
+        as_dry = 0;
       if (found) {
         assign[i] = ref;
         continue;
