@@ -1,7 +1,8 @@
 /* Tests of manifest v1: the golden line (fixed key order, null forms, escaped paths, sorted
  * extra fields), golden float formatting, the path escape as a property over random byte
- * strings, byte-identical round trips of random manifests in any line order, torn last lines
- * and the error for every kind of malformed line. */
+ * strings, byte-identical round trips of random manifests in any line order, the direct line
+ * writer against jansson's dump, torn last lines and the error for every kind of malformed
+ * line. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -460,6 +461,81 @@ Test(manifest, round_trip_is_byte_identical)
     es_manifest_free(&m);
     es_manifest_free(&p);
     es_manifest_free(&r);
+  }
+}
+
+/* Text from pieces that every escaping rule meets: control characters, quotes, backslashes,
+ * '/', DEL, 2- to 4-byte UTF-8 and, when `invalid`, a byte that is not UTF-8. */
+static void random_text(uint64_t *s, char *buf, size_t cap, int invalid)
+{
+  static const char *const pieces[] = {"a", "Z", " ", "\"", "\\", "/", "\x01", "\x1f", "\b",
+                                       "\f", "\n", "\r", "\t", "\x7f", "\xc3\xa9",
+                                       "\xe2\x9d\x84", "\xf0\x9d\x84\x9e", "u0041"};
+  size_t n = 0, k = rng_next(s) % 12;
+  buf[0] = '\0';
+  for (size_t i = 0; i < k; i++) {
+    const char *p = pieces[rng_next(s) % (sizeof pieces / sizeof *pieces)];
+    if (n + strlen(p) + 2 > cap)
+      break;
+    strcpy(buf + n, p);
+    n += strlen(p);
+  }
+  if (invalid) {
+    buf[n++] = (char)0xff;
+    buf[n] = '\0';
+  }
+}
+
+/* es_manifest_serialize() writes an item's line itself; it must be byte for byte what jansson
+ * makes of es_item_to_json() with the canonical flags, and where that refuses an item,
+ * serialize fails with the same message. */
+Test(manifest, direct_writer_equals_jansson_dump)
+{
+  uint64_t s = 7;
+  const size_t flags = JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(ES_FLOAT_DIGITS);
+  char text[4][64];
+  for (int round = 0; round < 3000; round++) {
+    es_item it;
+    random_item(&s, &it, round);
+    int bad = rng_next(&s) % 10 == 0;
+    for (int t = 0; t < 4; t++)
+      random_text(&s, text[t], sizeof text[t], bad && t == 0);
+    free(it.label);
+    it.label = strdup(text[0]);
+    if (it.n_seen) {
+      free(it.seen[0].device);
+      it.seen[0].device = strdup(text[1]);
+    }
+    if (rng_next(&s) & 1)
+      snprintf(it.format, sizeof it.format, "%.15s", text[2]);
+    if (it.extra) {
+      json_object_set_new(it.extra, text[3], json_stringn("n\0ul", 4));
+      json_object_set_new(it.extra, "\xc3\xa9t\xc3\xa9", json_real(random_real(&s)));
+      json_object_set_new(it.extra, "flag", json_true());
+    }
+    it.stats.clip_low = rng_next(&s) & 1 ? -0.0 : it.stats.clip_low;
+
+    es_error e1 = {0}, e2 = {0};
+    json_t *j = es_item_to_json(&it, &e1);
+    char *want = j ? json_dumps(j, flags) : NULL;
+    es_manifest m = {0};
+    cr_assert_eq(es_manifest_add(&m, &it, &e2), ES_OK);
+    size_t len;
+    char *got = es_manifest_serialize(&m, &len, &e2);
+    if (!want) {
+      cr_assert(bad || !j, "round %d", round);
+      cr_assert_null(got, "round %d", round);
+      cr_assert_str_eq(e2.msg, e1.msg);
+    } else {
+      cr_assert_not_null(got, "round %d: %s", round, e2.msg);
+      cr_assert_eq(len, strlen(want) + 1, "round %d:\n%s\n%s", round, got, want);
+      cr_assert(memcmp(got, want, len - 1) == 0 && got[len - 1] == '\n', "round %d:\n%s\n%s",
+                round, got, want);
+    }
+    free(want);
+    free(got);
+    json_decref(j);
+    es_manifest_free(&m);
   }
 }
 
