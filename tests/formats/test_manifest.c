@@ -1,8 +1,8 @@
 /* Tests of manifest v1: the golden line (fixed key order, null forms, escaped paths, sorted
  * extra fields), golden float formatting, the path escape as a property over random byte
  * strings, byte-identical round trips of random manifests in any line order, the direct line
- * writer against jansson's dump, torn last lines and the error for every kind of malformed
- * line. */
+ * writer and reader against jansson's dump and parse, torn last lines and the error for every
+ * kind of malformed line. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
@@ -537,6 +537,144 @@ Test(manifest, direct_writer_equals_jansson_dump)
     json_decref(j);
     es_manifest_free(&m);
   }
+}
+
+/* es_manifest_parse() of line + '\n' gives what jansson and es_item_from_json() give: the
+ * same item (compared by its canonical bytes) or the same error. 1 when the line parsed. */
+static int same_as_jansson(const char *line, size_t n, int round)
+{
+  char *text = malloc(n + 1);
+  cr_assert_not_null(text);
+  memcpy(text, line, n);
+  text[n] = '\n';
+  es_error e1 = {0}, e2 = {0}, err = {0};
+  es_manifest got = {0};
+  int rc1 = es_manifest_parse((const uint8_t *)text, n + 1, &got, &e1);
+  json_error_t je;
+  json_t *j = json_loadb(line, n, JSON_REJECT_DUPLICATES, &je);
+  es_item want;
+  int rc2 = j ? es_item_from_json(j, &want, &e2) : ES_EFORMAT;
+  char msg2[sizeof e2.msg + 16];
+  snprintf(msg2, sizeof msg2, "line 1: %s", j ? e2.msg : je.text);
+  json_decref(j);
+  cr_assert_eq(rc1 == ES_OK, rc2 == ES_OK, "round %d: %.*s\n%s | %s", round, (int)n, line,
+               e1.msg, msg2);
+  if (rc1 == ES_OK) {
+    es_manifest w = {0};
+    cr_assert_eq(es_manifest_add(&w, &want, &err), ES_OK);
+    size_t l1, l2;
+    char *t1 = serialize_ok(&got, &l1), *t2 = serialize_ok(&w, &l2);
+    cr_assert_str_eq(t1, t2, "round %d: %.*s", round, (int)n, line);
+    free(t1);
+    free(t2);
+    es_manifest_free(&w);
+  } else {
+    cr_assert_str_eq(e1.msg, msg2, "round %d: %.*s", round, (int)n, line);
+  }
+  es_manifest_free(&got);
+  free(text);
+  return rc1 == ES_OK;
+}
+
+/* es_manifest_parse() reads lines in the canonical form itself and hands anything else to
+ * jansson. On canonical lines and on lines mutated a byte or a span at a time, it must give
+ * what jansson and es_item_from_json() give: the same item (compared by its canonical bytes)
+ * or the same error. */
+Test(manifest, direct_reader_equals_jansson_parse)
+{
+  static const char bytes[] = "\"\\0129a-.e,:}]{[ nu/\x01\xc3\xff";
+  uint64_t s = 11;
+  char text[3][64];
+  size_t fast_ok = 0;
+  for (int round = 0; round < 4000; round++) {
+    es_item it;
+    random_item(&s, &it, round);
+    for (int t = 0; t < 3; t++)
+      random_text(&s, text[t], sizeof text[t], 0);
+    free(it.label);
+    it.label = strdup(text[0]);
+    if (it.n_seen) {
+      free(it.seen[0].device);
+      it.seen[0].device = strdup(text[1]);
+    }
+    if (rng_next(&s) & 1) {
+      json_decref(it.extra);
+      it.extra = json_pack("{s:s, s:s}", "pixels", text[2], "note", "x\xe2\x9d\x84");
+    }
+    es_manifest m = {0};
+    es_error err = {0};
+    cr_assert_eq(es_manifest_add(&m, &it, &err), ES_OK);
+    size_t len;
+    char *line = serialize_ok(&m, &len);
+    es_manifest_free(&m);
+    /* Mutate: none, a byte replaced, removed or added, or a span repeated. */
+    char *mut = malloc(2 * len + 2);
+    size_t n = len - 1, at = rng_next(&s) % n, span = 1 + rng_next(&s) % 24;
+    switch (round % 5) {
+    case 0:
+      memcpy(mut, line, n);
+      break;
+    case 1:
+      memcpy(mut, line, n);
+      mut[at] = bytes[rng_next(&s) % (sizeof bytes - 1)];
+      break;
+    case 2:
+      memcpy(mut, line, at);
+      memcpy(mut + at, line + at + 1, n - at - 1);
+      n--;
+      break;
+    case 3:
+      memcpy(mut, line, at);
+      mut[at] = bytes[rng_next(&s) % (sizeof bytes - 1)];
+      memcpy(mut + at + 1, line + at, n - at);
+      n++;
+      break;
+    default:
+      span = at + span > n ? n - at : span;
+      memcpy(mut, line, at + span);
+      memcpy(mut + at + span, line + at, n - at);
+      n += span;
+    }
+    fast_ok += same_as_jansson(mut, n, round) && round % 5 == 0;
+    free(mut);
+    free(line);
+  }
+  cr_assert_eq(fast_ok, 800);
+}
+
+/* The same on canonical lines whose values are the edge cases of JSON numbers, integers,
+ * escapes and value types. */
+Test(manifest, direct_reader_edge_values)
+{
+  static const char *const widths[] = {"640", "0640", "0", "-1", "4294967295", "4294967296",
+                                       "1.0", "1e2", "99999999999999999999"};
+  static const char *const means[] = {"1",   "-0",   "0.5", "1e999", "-1e999", "1e-400", "01.5",
+                                      "1.",  "-",    ".5",  "1e+5",  "1E5",    "-0.0",
+                                      "123456789012345678", "1234567890123456789",
+                                      "12345678901234567890"};
+  static const char *const labels[] = {"\"x\"",       "null",         "\"\\u0000\"",
+                                       "\"\\ud800\"", "\"\\udc00\"",  "\"\\ud83d\\ude00\"",
+                                       "\"\\u00e9\"", "\"\\/\\b\\f\"", "\"\\q\"",
+                                       "\"a\\u00\"",  "5",            "\"\\uD83D\\uDE00\""};
+  static const char *const extras[] = {"\"p\"", "1", "[1]", "null", "\"\\u0041\"", "\"\\u0000\""};
+  char line[1024];
+  int round = 0, parsed = 0;
+  for (size_t a = 0; a < sizeof widths / sizeof *widths; a++)
+    for (size_t b = 0; b < sizeof means / sizeof *means; b++)
+      for (size_t c = 0; c < sizeof labels / sizeof *labels; c++)
+        for (size_t d = 0; d < sizeof extras / sizeof *extras; d++) {
+          int n = snprintf(
+              line, sizeof line,
+              "{\"id\":\"00112233445566778899aabbccddeeff\",\"format\":\"jpeg\",\"width\":%s,"
+              "\"height\":2,\"channels\":3,\"bytes\":4,\"phash\":\"0123456789abcdef\","
+              "\"stats\":{\"mean\":%s,\"std\":0.0,\"sharpness\":1.0,\"saturation\":0.5,"
+              "\"clip_low\":0.0,\"clip_high\":0.0},\"src\":\"a\",\"seen\":[{\"path\":\"a\","
+              "\"batch\":\"b\",\"device\":null,\"time\":null}],\"cluster\":null,\"label\":%s,"
+              "\"split\":null,\"split_note\":null,\"group\":null,\"pixels\":%s}",
+              widths[a], means[b], labels[c], extras[d]);
+          parsed += same_as_jansson(line, (size_t)n, round++);
+        }
+  cr_assert_gt(parsed, 100);
 }
 
 Test(manifest, unknown_fields_are_kept_and_sorted)
