@@ -1059,9 +1059,9 @@ static int read_item(const char *line, size_t n, es_item *it)
       rc = 1;
     if (!rc)
       rc = read_string(&r, &s, &len);
-    if (!rc && (!(v = json_stringn_nocheck(s, len)) ||
-                (!it->extra && !(it->extra = json_object())) ||
-                json_object_set_new_nocheck(it->extra, key, v) != 0))
+    if (!rc && ((!it->extra && !(it->extra = json_object())) ||
+                !(v = json_stringn_nocheck(s, len)) ||
+                json_object_set_new_nocheck(it->extra, key, v) != 0)) /* takes v, even then */
       rc = -1;
     free(key);
     free(s);
