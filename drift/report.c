@@ -19,6 +19,14 @@ static void numfmt(FILE *f, double v)
     fprintf(f, "%.6g", v == 0 ? 0.0 : v);
 }
 
+/* "ref -> cur", as the tables show a change */
+static void numfmt_change(FILE *f, double ref, double cur)
+{
+  numfmt(f, ref);
+  fputs(" &rarr; ", f);
+  numfmt(f, cur);
+}
+
 /* numfmt's text as a plain string (for captions that es_html_escape writes) */
 static void numtext(char out[32], double v)
 {
@@ -120,9 +128,7 @@ static void write_report(FILE *f, const es_drift_result *r, const es_drift_sampl
       for (size_t k = 0; k < ft->n_bins; k++) {
         es_html_escape(f, ft->cats[k]);
         fputs(": ", f);
-        numfmt(f, ft->ref_hist[k]);
-        fputs(" &rarr; ", f);
-        numfmt(f, ft->cur_hist[k]);
+        numfmt_change(f, ft->ref_hist[k], ft->cur_hist[k]);
         if (k + 1 < ft->n_bins)
           fputs("; ", f);
       }
@@ -151,24 +157,19 @@ static void write_report(FILE *f, const es_drift_result *r, const es_drift_sampl
               h->flags & ES_DRIFT_FLAG_CLIPPED ? "clipped frames " : "",
               h->flags & ES_DRIFT_FLAG_FROZEN ? "frozen output" : "", h->n_ref, h->n_cur);
       if (h->has_history && h->n_cur) {
-        numfmt(f, h->sharp_ref);
-        fputs(" &rarr; ", f);
-        numfmt(f, h->sharp_cur);
+        numfmt_change(f, h->sharp_ref, h->sharp_cur);
         fputs(" (", f);
         numfmt(f, h->sharp_ratio);
         fputs(")</td><td>", f);
-        numfmt(f, h->bright_ref);
-        fputs(" &rarr; ", f);
-        numfmt(f, h->bright_cur);
+        numfmt_change(f, h->bright_ref, h->bright_cur);
         fputs(" (", f);
         numfmt(f, h->bright_shift);
         fputs(")</td><td>", f);
-        numfmt(f, h->clipped_ref);
-        fputs(" &rarr; ", f);
+        numfmt_change(f, h->clipped_ref, h->clipped_cur);
       } else {
         fputs("no history</td><td>no history</td><td>", f);
+        numfmt(f, h->clipped_cur);
       }
-      numfmt(f, h->clipped_cur);
       fputs("</td><td>", f);
       if (h->frozen_checked)
         fprintf(f, "%zu", h->frozen_run);

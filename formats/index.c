@@ -399,6 +399,31 @@ static void save_index(const es_store *st, const es_index *ix)
   free(b);
 }
 
+/* Reads and parses manifest.jsonl into m (zeroed first; freed on failure), with its size and
+ * hash when asked for. */
+static int read_manifest(const es_store *st, es_manifest *m, size_t *len, char hash[33],
+                         es_error *err)
+{
+  uint8_t *buf = NULL;
+  size_t n = 0;
+  memset(m, 0, sizeof *m);
+  int rc = es_store_read(st, "manifest.jsonl", 1, &buf, &n, err);
+  if (rc)
+    return rc;
+  const uint8_t *bytes = buf ? buf : (const uint8_t *)"";
+  if (hash)
+    es_hash_hex(bytes, n, hash);
+  if (len)
+    *len = n;
+  rc = es_manifest_parse(bytes, n, m, err);
+  free(buf);
+  if (rc) {
+    es_error_prefix(err, "cannot read '%s/manifest.jsonl'", st->root);
+    es_manifest_free(m);
+  }
+  return rc;
+}
+
 int es_index_load(const es_store *st, es_manifest *m, es_index *ix, int *parsed, es_error *err)
 {
   int rc;
@@ -437,17 +462,8 @@ int es_index_load(const es_store *st, es_manifest *m, es_index *ix, int *parsed,
   }
   es_manifest local = {0};
   es_manifest *mm = m ? m : &local;
-  memset(mm, 0, sizeof *mm);
-  if ((rc = es_store_read(st, "manifest.jsonl", 1, &buf, &len, err)))
+  if ((rc = read_manifest(st, mm, &len, hash, err)))
     return rc;
-  es_hash_hex(buf ? buf : (const uint8_t *)"", len, hash);
-  rc = es_manifest_parse(buf ? buf : (const uint8_t *)"", len, mm, err);
-  free(buf);
-  if (rc) {
-    es_error_prefix(err, "cannot read '%s/manifest.jsonl'", st->root);
-    es_manifest_free(mm);
-    return rc;
-  }
   if (parsed)
     *parsed = 1;
   rc = es_index_from_manifest(mm, len, hash, ix, err);
@@ -472,19 +488,7 @@ int es_index_load(const es_store *st, es_manifest *m, es_index *ix, int *parsed,
 
 int es_manifest_load(const es_store *st, es_manifest *m, es_error *err)
 {
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  memset(m, 0, sizeof *m);
-  int rc = es_store_read(st, "manifest.jsonl", 1, &buf, &len, err);
-  if (rc)
-    return rc;
-  rc = es_manifest_parse(buf ? buf : (const uint8_t *)"", len, m, err);
-  free(buf);
-  if (rc) {
-    es_error_prefix(err, "cannot read '%s/manifest.jsonl'", st->root);
-    es_manifest_free(m);
-  }
-  return rc;
+  return read_manifest(st, m, NULL, NULL, err);
 }
 
 const char *es_object_ext(const char *format)
