@@ -48,6 +48,20 @@ void es__rgb_row_sums_avx512(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__
 typedef void es__prefix_fn(const uint32_t *v, uint32_t n, uint32_t *pre);
 es__prefix_fn es__prefix_u32_portable, es__prefix_u32_avx2;
 
+/* The two steps of the thumbnail's exact area sums (formats/image_stats.c).
+ * Vertical: vacc[x] += weight * luma[x] for x < n, modulo 2^32, with weight <= ES__THUMB.
+ * Horizontal: thumbnail column j covers source units [at[j] * T + rem[j], at[j + 1] * T +
+ * rem[j + 1]) (T = ES__THUMB, j < T, rem[j] < T, at[T] = w and rem[T] = 0), and its sum
+ * weighted by those units is added to out[j]; vacc holds w + 1 values (vacc[w] = 0) whose sum
+ * over any such column stays below 2^32, and pre has room for w + 1. The portable paths; the
+ * AVX-512 kernels give the same results (x86-64 CPUs with AVX-512 F, and VNNI for the vertical
+ * one). */
+typedef void es__weighted_fn(uint32_t *vacc, const uint8_t *luma, uint32_t n, uint16_t weight);
+typedef void es__reduce_fn(const uint32_t *vacc, uint32_t w, const uint32_t *at,
+                           const uint32_t *rem, uint32_t *pre, uint64_t *out);
+es__weighted_fn es__add_weighted_row_portable, es__add_weighted_row_avx512;
+es__reduce_fn es__reduce_row_portable, es__reduce_row_avx512;
+
 /* The phash of a 32x32 luma image given in 1/16 luma steps (0..4080), row-major. */
 uint64_t es__phash_from_luma32(const int32_t f[ES__HASH_SIDE * ES__HASH_SIDE]);
 

@@ -205,16 +205,6 @@ static rgb_row_fn *rgb_row_kernel(void)
   return NULL;
 }
 
-/* The prefix-sum kernel this CPU runs (both give the same results). */
-static es__prefix_fn *prefix_kernel(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx2"))
-    return es__prefix_u32_avx2;
-#endif
-  return es__prefix_u32_portable;
-}
-
 /* Per-row work: luma into `luma`, its sums and clip counts, and the saturation sums. */
 static void scan_row(const uint8_t *row, uint32_t w, uint32_t c, rgb_row_fn *rgb_kernel,
                      uint8_t *luma, es__pixel_sums *ps)
@@ -239,17 +229,20 @@ static inline uint32_t div_round(uint64_t num, uint64_t t, uint64_t inv)
   return (uint32_t)q;
 }
 
-/* thumb[i] = round(acc[i] / t) for t < 2^23, in double so that it vectorises: acc[i] + t/2 is
- * below 2^31 and t below 2^23, both exact, and the correctly rounded quotient (at most 256) is
- * within 2^-44 of the exact one, while a non-integer exact quotient is at least 1/t > 2^-23
- * from the next integer: truncation gives the exact integer floor on every IEEE machine. */
+/* thumb[i] = round(acc[i] / t) = floor(num / t), num = acc[i] + t/2, for t < 2^23, in double
+ * without a division so that it vectorises cheaply: num < 2^31 and t are exact, and num * inv
+ * (inv = 1/t rounded) is within q * 2^-51 <= 2^-43 of the exact quotient q <= 256. Adding
+ * 2^-30 lifts an exact integer quotient that came out just below it, and cannot carry a
+ * non-integer one, at least 1/t > 2^-23 below the next integer, across it; truncation then
+ * gives the exact integer floor on every IEEE machine (-ffp-contract=off keeps the two roundings
+ * apart). */
 ES_VECTORIZE static void thumb_small(const uint64_t *restrict acc, size_t n, uint32_t t,
                                      uint8_t *restrict out)
 {
-  const double dt = (double)(int32_t)t;
+  const double inv = 1.0 / (double)(int32_t)t, lift = 0x1p-30;
   const int32_t half = (int32_t)(t / 2);
   for (size_t i = 0; i < n; i++)
-    out[i] = (uint8_t)(int32_t)((double)((int32_t)acc[i] + half) / dt);
+    out[i] = (uint8_t)(int32_t)((double)((int32_t)acc[i] + half) * inv + lift);
 }
 
 ES_VECTORIZE static void add_row(uint64_t *restrict band, const uint64_t *restrict row)
@@ -258,21 +251,13 @@ ES_VECTORIZE static void add_row(uint64_t *restrict band, const uint64_t *restri
     band[x] += row[x];
 }
 
-/* vacc += weight * luma over a row (vectorised): a y tap weighs at most ES__THUMB, so each
- * product fits 16 bits. */
-ES_VECTORIZE static void add_weighted_row(uint32_t *restrict vacc, const uint8_t *restrict luma,
-                                          uint32_t n, uint16_t weight)
+ES_VECTORIZE void es__add_weighted_row_portable(uint32_t *restrict vacc,
+                                               const uint8_t *restrict luma, uint32_t n,
+                                               uint16_t weight)
 {
   for (uint32_t x = 0; x < n; x++)
     vacc[x] += (uint16_t)(luma[x] * weight);
 }
-
-/* The edges of the thumbnail columns on the source grid (es_area_taps: source column x spans
- * units [x*T, (x+1)*T), thumbnail column j spans [j*w, (j+1)*w)): edge j, at unit j*w, lies in
- * source column `at`, `rem` units into it. */
-typedef struct col_edge {
-  uint32_t at, rem;
-} col_edge;
 
 void es__prefix_u32_portable(const uint32_t *v, uint32_t n, uint32_t *pre)
 {
@@ -284,20 +269,46 @@ void es__prefix_u32_portable(const uint32_t *v, uint32_t n, uint32_t *pre)
   }
 }
 
-/* Adds the horizontal area sums of vacc (vertical sums per source column, vacc[w] = 0) onto
- * ES__THUMB columns to out. With pre the prefix sums of vacc, the sum up to unit u is
- * T * pre[at] + rem * vacc[at], and a column is the difference at its two edges. The prefix
- * sums wrap modulo 2^32, but their differences are the exact sums of the whole source
- * columns inside a thumbnail column, which the caller keeps below 2^32. */
-static void reduce_row(const uint32_t *vacc, uint32_t w, const col_edge *edge,
-                       es__prefix_fn *prefix, uint32_t *pre, uint64_t *out)
+/* The prefix-sum kernel this CPU runs (both give the same results). */
+static es__prefix_fn *prefix_kernel(void)
 {
-  prefix(vacc, w, pre);
-  for (uint32_t j = 0; j < ES__THUMB; j++) {
-    const col_edge a = edge[j], b = edge[j + 1];
-    out[j] += (uint64_t)(uint32_t)(pre[b.at] - pre[a.at]) * ES__THUMB +
-              (uint64_t)b.rem * vacc[b.at] - (uint64_t)a.rem * vacc[a.at];
-  }
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx2"))
+    return es__prefix_u32_avx2;
+#endif
+  return es__prefix_u32_portable;
+}
+
+/* With pre the prefix sums of vacc, the sum up to unit u is T * pre[at] + rem * vacc[at], and
+ * a column is the difference at its two edges. The prefix sums wrap modulo 2^32, but their
+ * differences are the exact sums of the whole source columns inside a thumbnail column, which
+ * the caller keeps below 2^32. */
+void es__reduce_row_portable(const uint32_t *vacc, uint32_t w, const uint32_t *at,
+                             const uint32_t *rem, uint32_t *pre, uint64_t *out)
+{
+  prefix_kernel()(vacc, w, pre);
+  for (uint32_t j = 0; j < ES__THUMB; j++)
+    out[j] += (uint64_t)(uint32_t)(pre[at[j + 1]] - pre[at[j]]) * ES__THUMB +
+              (uint64_t)rem[j + 1] * vacc[at[j + 1]] - (uint64_t)rem[j] * vacc[at[j]];
+}
+
+/* The vertical and horizontal thumbnail kernels this CPU runs (all give the same results). */
+static es__weighted_fn *weighted_kernel(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni"))
+    return es__add_weighted_row_avx512;
+#endif
+  return es__add_weighted_row_portable;
+}
+
+static es__reduce_fn *reduce_kernel(void)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f"))
+    return es__reduce_row_avx512;
+#endif
+  return es__reduce_row_portable;
 }
 
 int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_error *err)
@@ -309,7 +320,7 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
   const uint32_t T = ES__THUMB;
   es_area_tap *yt = NULL;
   uint8_t *luma = NULL, *thumb = NULL;
-  col_edge edge[ES__THUMB + 1];
+  uint32_t edge_at[ES__THUMB + 1], edge_rem[ES__THUMB + 1];
   uint32_t *vacc = NULL, *pre = NULL;
   es__pixel_sums *ps = NULL;
   int rc = ES_OK;
@@ -326,15 +337,16 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
   }
   size_t ny = es_area_taps(h, T, yt);
   /* A column sum is at most 255 times the y weight vacc holds; a thumbnail column covers
-   * whole source columns [edge[j].at, edge[j + 1].at), at most `span` of them, whose sum must
-   * stay below 2^32 too (reduce_row): vacc is reduced early in the rare image tall enough to
+   * whole source columns [edge_at[j], edge_at[j + 1]), at most `span` of them, whose sum must
+   * stay below 2^32 too (es__reduce_fn): vacc is reduced early in the rare image tall enough to
    * pass held_max. */
   uint32_t span = 1;
   for (uint32_t j = 0; j <= T; j++) {
     uint64_t u = (uint64_t)j * w;
-    edge[j] = (col_edge){(uint32_t)(u / T), (uint32_t)(u % T)};
-    if (j && edge[j].at - edge[j - 1].at > span)
-      span = edge[j].at - edge[j - 1].at;
+    edge_at[j] = (uint32_t)(u / T);
+    edge_rem[j] = (uint32_t)(u % T);
+    if (j && edge_at[j] - edge_at[j - 1] > span)
+      span = edge_at[j] - edge_at[j - 1];
   }
   const uint64_t held_max = UINT32_MAX / (255 * (uint64_t)span);
   vacc[w] = 0;
@@ -346,7 +358,8 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
    * row is scanned (stats) exactly once, when its first tap comes. */
   size_t stride = es_image_stride(img), k = 0;
   rgb_row_fn *kernel = rgb_row_kernel();
-  es__prefix_fn *prefix = prefix_kernel();
+  es__weighted_fn *add_weighted = weighted_kernel();
+  es__reduce_fn *reduce = reduce_kernel();
   uint32_t y_done = UINT32_MAX;
   int prev_single = 0;
   /* Each of the 128x128 cells carries a total weight of w*h (es_area_taps), so a cell's mean
@@ -375,14 +388,14 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
           scan_row(img->data + y_done * stride, w, c, kernel, luma, ps);
         }
         if (held + yt[t].weight > held_max) {
-          reduce_row(vacc, w, edge, prefix, pre, rowsum);
+          reduce(vacc, w, edge_at, edge_rem, pre, rowsum);
           memset(vacc, 0, (size_t)w * sizeof *vacc);
           held = 0;
         }
-        add_weighted_row(vacc, luma, w, (uint16_t)yt[t].weight);
+        add_weighted(vacc, luma, w, (uint16_t)yt[t].weight);
         held += yt[t].weight;
       }
-      reduce_row(vacc, w, edge, prefix, pre, rowsum);
+      reduce(vacc, w, edge_at, edge_rem, pre, rowsum);
     }
     prev_single = single;
 

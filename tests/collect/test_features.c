@@ -496,6 +496,70 @@ Test(features, simd_prefix_equals_portable)
 #endif
 }
 
+/* The AVX-512 thumbnail kernels equal the portable ones: the vertical step on every length
+ * around its 32-column steps with every weight up to ES__THUMB and sums that wrap modulo 2^32;
+ * the horizontal step on widths that make every kind of column edge (ES__THUMB dividing the
+ * width or not, narrower and wider than the thumbnail), with column sums near 2^32. */
+Test(features, simd_thumbnail_steps_equal_portable)
+{
+#if defined(__x86_64__) && defined(__GNUC__)
+  if (!__builtin_cpu_supports("avx512f"))
+    cr_skip_test("no AVX-512 on this CPU");
+  int vnni = __builtin_cpu_supports("avx512vnni");
+  enum { MAXW = 5000, T = ES__THUMB };
+  uint8_t *luma = malloc(MAXW);
+  uint32_t *a = malloc((MAXW + 1) * sizeof *a), *b = malloc((MAXW + 1) * sizeof *b);
+  uint32_t *pre = malloc((MAXW + 1) * sizeof *pre);
+  cr_assert(luma && a && b && pre);
+  uint32_t s = 777;
+  for (uint32_t n = 0; vnni && n < 300; n++) {
+    for (uint32_t k = 0; k < n; k++) {
+      s = s * 1103515245u + 12345u;
+      luma[k] = (uint8_t)(s >> 16);
+      a[k] = b[k] = s ^ (s << 9);
+    }
+    uint16_t weight = (uint16_t)(n % (T + 1));
+    es__add_weighted_row_portable(a, luma, n, weight);
+    es__add_weighted_row_avx512(b, luma, n, weight);
+    cr_assert(memcmp(a, b, n * sizeof *a) == 0, "vertical, n = %u, weight %u", n, weight);
+  }
+  const uint32_t widths[] = {1, 2, 7, 100, 127, 128, 129, 255, 256, 300, 640, 641, 1000, 1920,
+                             4097, MAXW};
+  for (size_t wi = 0; wi < sizeof widths / sizeof widths[0]; wi++) {
+    uint32_t w = widths[wi], at[T + 1], rem[T + 1], span = 1;
+    for (uint32_t j = 0; j <= T; j++) {
+      uint64_t u = (uint64_t)j * w;
+      at[j] = (uint32_t)(u / T);
+      rem[j] = (uint32_t)(u % T);
+      if (j && at[j] - at[j - 1] > span)
+        span = at[j] - at[j - 1];
+    }
+    for (int mode = 0; mode < 2; mode++) {
+      /* mode 1: every column as large as the walk allows, so a thumbnail column's sum of
+       * whole source columns comes near 2^32 and the prefix sums wrap */
+      uint32_t cap = mode ? UINT32_MAX / (span + 1) : 255u * 480u;
+      for (uint32_t k = 0; k < w; k++) {
+        s = s * 1103515245u + 12345u;
+        a[k] = mode ? cap - (s >> 20) : s % cap;
+      }
+      a[w] = 0;
+      uint64_t want[T], got[T];
+      for (uint32_t j = 0; j < T; j++)
+        want[j] = got[j] = (uint64_t)j << 33;
+      es__reduce_row_portable(a, w, at, rem, pre, want);
+      es__reduce_row_avx512(a, w, at, rem, pre, got);
+      cr_assert(memcmp(want, got, sizeof want) == 0, "horizontal, w = %u, mode %d", w, mode);
+    }
+  }
+  free(luma);
+  free(a);
+  free(b);
+  free(pre);
+#else
+  cr_skip_test("not an x86-64 build");
+#endif
+}
+
 /* A column of more than 2^32 / 255 rows overflows 32-bit column sums of full-white rows: the
  * walk must reduce them early. The thumbnail of a one-pixel-wide image is its column's area
  * average (64-bit sums here) repeated across; its sharpness must match. */
