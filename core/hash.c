@@ -1,12 +1,17 @@
-/* es_xxh3_hex: picks the AVX2 build of XXH3 where the CPU has it (core/xxh3_impl.h). */
+/* es_xxh3_hex: picks the widest build of XXH3 the CPU runs (core/xxh3_impl.h). */
 #include "core/hash.h"
 
 void es__xxh3_hex_generic(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
 void es__xxh3_hex_avx2(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
+void es__xxh3_hex_avx512(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
 
 void es_xxh3_hex(const void *a, size_t alen, const void *b, size_t blen, char out[33])
 {
 #if defined(__x86_64__) && defined(__GNUC__)
+  if (__builtin_cpu_supports("avx512f")) {
+    es__xxh3_hex_avx512(a, alen, b, blen, out);
+    return;
+  }
   if (__builtin_cpu_supports("avx2")) {
     es__xxh3_hex_avx2(a, alen, b, blen, out);
     return;

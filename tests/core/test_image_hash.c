@@ -1,8 +1,11 @@
 /* The `pixels` fact (es_image_hash_hex): the one-shot XXH3-128 of the three little-endian
  * dimensions followed by the samples, as docs/dataset-format.md defines it; the same samples in
- * another shape hash differently. */
+ * another shape hash differently; and each build of XXH3 gives the library's digest. */
 #include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
 #include "core/image.h"
 #include "core/store.h"
@@ -29,4 +32,51 @@ Test(image_hash, is_xxh3_128_of_dimensions_then_samples)
   img.width = 3;
   img.height = 2;
   es_image_free(&img);
+}
+
+void es__xxh3_hex_generic(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
+void es__xxh3_hex_avx2(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
+void es__xxh3_hex_avx512(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
+
+/* Every build of XXH3 this CPU runs (core/xxh3_impl.h) gives Debian's libxxhash digest, one-shot
+ * and streamed in two parts, on lengths through each of the hash's paths (short inputs,
+ * 129-240 bytes, stripes, 1 KiB blocks and their remainders, a whole VGA image). */
+Test(image_hash, every_xxh3_build_equals_libxxhash)
+{
+  typedef void fn(const void *, size_t, const void *, size_t, char[33]);
+  struct {
+    const char *name;
+    int have;
+    fn *f;
+  } builds[] = {{"generic", 1, es__xxh3_hex_generic},
+#if defined(__x86_64__) && defined(__GNUC__)
+                {"avx2", __builtin_cpu_supports("avx2"), es__xxh3_hex_avx2},
+                {"avx512", __builtin_cpu_supports("avx512f"), es__xxh3_hex_avx512},
+#endif
+  };
+  enum { MAXN = 640 * 480 * 3 + 12 };
+  uint8_t *buf = malloc(MAXN);
+  cr_assert(buf);
+  for (size_t i = 0; i < MAXN; i++)
+    buf[i] = (uint8_t)((i * 2654435761u) >> 11);
+  const size_t lens[] = {0,    1,    3,    4,    8,    9,    16,   17,   128,   129,
+                         240,  241,  255,  256,  1023, 1024, 1025, 4096, 65537, MAXN};
+  for (size_t li = 0; li < sizeof lens / sizeof lens[0]; li++) {
+    size_t n = lens[li];
+    XXH128_canonical_t c;
+    XXH128_canonicalFromHash(&c, XXH3_128bits(buf, n));
+    char want[33], got[33];
+    for (int i = 0; i < 16; i++)
+      snprintf(want + 2 * i, 3, "%02x", c.digest[i]);
+    for (size_t bi = 0; bi < sizeof builds / sizeof builds[0]; bi++) {
+      if (!builds[bi].have)
+        continue;
+      builds[bi].f(buf, n, NULL, 0, got);
+      cr_assert_str_eq(got, want, "%s, one-shot, %zu bytes", builds[bi].name, n);
+      size_t head = n < 12 ? n / 2 : 12;
+      builds[bi].f(buf, head, buf + head, n - head, got);
+      cr_assert_str_eq(got, want, "%s, streamed, %zu bytes", builds[bi].name, n);
+    }
+  }
+  free(buf);
 }
