@@ -1,7 +1,8 @@
 /* The XXH3-128 functions of core/hash.c, compiled once per instruction set: core/xxh3.c for
  * any x86-64 (SSE2) or other CPU, core/xxh3_avx2.c with -mavx2, core/xxh3_avx512.c with
- * -mavx512f. xxHash's one definition of the hash makes all give the same bits; only the speed differs (the shared library Debian ships
- * is built for SSE2, and hashing every decoded image is on collect's hot path).
+ * -mavx512f. xxHash's one definition of the hash makes all give the same bits; only the speed
+ * differs (the shared library Debian ships is built for SSE2, and hashing every decoded image is
+ * on collect's hot path).
  * Include after defining ES_XXH3_SUFFIX. */
 #define XXH_INLINE_ALL
 #include <stdio.h>

@@ -54,8 +54,7 @@ es__prefix_fn es__prefix_u32_portable, es__prefix_u32_avx2;
  * rem[j + 1]) (T = ES__THUMB, j < T, rem[j] < T, at[T] = w and rem[T] = 0), and its sum
  * weighted by those units is added to out[j]; vacc holds w + 1 values (vacc[w] = 0) whose sum
  * over any such column stays below 2^32, and pre has room for w + 1. The portable paths; the
- * AVX-512 kernels give the same results (x86-64 CPUs with AVX-512 F, and VNNI for the vertical
- * one). */
+ * AVX-512 kernels give the same results (x86-64 CPUs with AVX-512 F, BW and VNNI only). */
 typedef void es__weighted_fn(uint32_t *vacc, const uint8_t *luma, uint32_t n, uint16_t weight);
 typedef void es__reduce_fn(const uint32_t *vacc, uint32_t w, const uint32_t *at,
                            const uint32_t *rem, uint32_t *pre, uint64_t *out);

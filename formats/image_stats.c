@@ -251,6 +251,7 @@ ES_VECTORIZE static void add_row(uint64_t *restrict band, const uint64_t *restri
     band[x] += row[x];
 }
 
+/* A y tap weighs at most ES__THUMB, so each product fits 16 bits. */
 ES_VECTORIZE void es__add_weighted_row_portable(uint32_t *restrict vacc,
                                                const uint8_t *restrict luma, uint32_t n,
                                                uint16_t weight)
@@ -292,23 +293,16 @@ void es__reduce_row_portable(const uint32_t *vacc, uint32_t w, const uint32_t *a
               (uint64_t)rem[j + 1] * vacc[at[j + 1]] - (uint64_t)rem[j] * vacc[at[j]];
 }
 
-/* The vertical and horizontal thumbnail kernels this CPU runs (all give the same results). */
-static es__weighted_fn *weighted_kernel(void)
+/* Whether this CPU runs formats/image_thumb_avx512.c, the AVX-512 thumbnail kernels (else the
+ * portable ones; all give the same results). */
+static int thumb_avx512(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni"))
-    return es__add_weighted_row_avx512;
+  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512vnni");
+#else
+  return 0;
 #endif
-  return es__add_weighted_row_portable;
-}
-
-static es__reduce_fn *reduce_kernel(void)
-{
-#if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx512f"))
-    return es__reduce_row_avx512;
-#endif
-  return es__reduce_row_portable;
 }
 
 int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_error *err)
@@ -358,8 +352,9 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
    * row is scanned (stats) exactly once, when its first tap comes. */
   size_t stride = es_image_stride(img), k = 0;
   rgb_row_fn *kernel = rgb_row_kernel();
-  es__weighted_fn *add_weighted = weighted_kernel();
-  es__reduce_fn *reduce = reduce_kernel();
+  es__weighted_fn *add_weighted =
+      thumb_avx512() ? es__add_weighted_row_avx512 : es__add_weighted_row_portable;
+  es__reduce_fn *reduce = thumb_avx512() ? es__reduce_row_avx512 : es__reduce_row_portable;
   uint32_t y_done = UINT32_MAX;
   int prev_single = 0;
   /* Each of the 128x128 cells carries a total weight of w*h (es_area_taps), so a cell's mean

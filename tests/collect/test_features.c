@@ -503,16 +503,16 @@ Test(features, simd_prefix_equals_portable)
 Test(features, simd_thumbnail_steps_equal_portable)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (!__builtin_cpu_supports("avx512f"))
-    cr_skip_test("no AVX-512 on this CPU");
-  int vnni = __builtin_cpu_supports("avx512vnni");
+  if (!__builtin_cpu_supports("avx512f") || !__builtin_cpu_supports("avx512bw") ||
+      !__builtin_cpu_supports("avx512vnni"))
+    cr_skip_test("no AVX-512 F, BW and VNNI on this CPU");
   enum { MAXW = 5000, T = ES__THUMB };
   uint8_t *luma = malloc(MAXW);
   uint32_t *a = malloc((MAXW + 1) * sizeof *a), *b = malloc((MAXW + 1) * sizeof *b);
   uint32_t *pre = malloc((MAXW + 1) * sizeof *pre);
   cr_assert(luma && a && b && pre);
   uint32_t s = 777;
-  for (uint32_t n = 0; vnni && n < 300; n++) {
+  for (uint32_t n = 0; n < 300; n++) {
     for (uint32_t k = 0; k < n; k++) {
       s = s * 1103515245u + 12345u;
       luma[k] = (uint8_t)(s >> 16);
