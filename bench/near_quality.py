@@ -63,21 +63,20 @@ class EsError(ctypes.Structure):
 
 
 def build_library(tmp):
-    srcs = ["formats/phash.c", "formats/image_stats.c", "formats/image_stats_avx2.c",
-            "formats/image_stats_avx512.c", "core/image_resize.c", "core/image.c", "core/error.c", "core/hash.c", "core/xxh3.c",
-            "core/xxh3_avx2.c"]
+    # as CMakeLists.txt builds them: the SIMD kernels with their flags on x86-64 (each file
+    # compiles to nothing elsewhere)
+    simd = {"formats/image_stats_avx2.c": ["-mavx2"],
+            "formats/image_stats_avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512vbmi"],
+            "formats/image_thumb_avx512.c": ["-mavx512f", "-mavx512bw", "-mavx512vnni"],
+            "core/xxh3_avx2.c": ["-mavx2"],
+            "core/xxh3_avx512.c": ["-mavx512f"]}
+    srcs = ["formats/phash.c", "formats/image_stats.c", "core/image_resize.c", "core/image.c",
+            "core/error.c", "core/hash.c", "core/xxh3.c"] + list(simd)
     flags = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-ffp-contract=off", "-fPIC", "-I", ROOT]
     objs = []
     for s in srcs:
         obj = os.path.join(tmp, os.path.basename(s) + ".o")
-        # as CMakeLists.txt builds it: the SIMD kernels with their flags on x86-64 (empty
-        # elsewhere)
-        extra = []
-        if platform.machine() == "x86_64":
-            if s.endswith("_avx2.c"):
-                extra = ["-mavx2"]
-            elif s.endswith("_avx512.c"):
-                extra = ["-mavx512f", "-mavx512bw", "-mavx512vbmi"]
+        extra = simd.get(s, []) if platform.machine() == "x86_64" else []
         subprocess.run(flags + extra + ["-c", "-o", obj, os.path.join(ROOT, s)], check=True)
         objs.append(obj)
     out = os.path.join(tmp, "libesfeat.so")
