@@ -1,14 +1,11 @@
-/* MEAN, int8, with TFLM's three paths (reduce_common.cc, EvalMeanHelper for int8):
- * 1. keep_dims, a 4-D input and the axis tensor exactly {1, 2} or {2, 1} (the spatial mean of
- *    a global-average-pool head): reference_integer_ops::Mean. The int32 sum of
- *    (input - input_zero_point) is requantized with QuantizeMultiplier(in_scale / out_scale),
- *    then divided by H*W rounding half away from zero, plus the output zero point.
- * 2. otherwise, input and output with the same scale and zero point: reference_ops::Mean, the
- *    int32 sum of raw values divided by the count in C (truncating towards zero).
- * 3. otherwise: reference_ops::QuantizedMeanOrSum, which folds 1/count into the multiplier:
- *    shift = min(floor(log2 count), 32, 31 + shift), multiplier = (multiplier << shift) / count
- *    in 64 bits, then (sum - input_zero_point * count) is requantized.
- * Axes may be negative and repeated (resolved as TFLM's ResolveAxis does, outside path 1). */
+/* MEAN, int8, as TFLM computes it (reduce_common.cc, EvalIntegerMean, which since TFLM's commit
+ * 79b493ae2 sends every int8 MEAN, whatever its axes, keep_dims or quantization, through
+ * reference_ops::QuantizedMeanOrSum): the int32 sum of raw values along the reduced axes, then
+ * 1/count folded into the requantization multiplier of in_scale / out_scale:
+ *   shift = min(floor(log2 count), 32, 31 + shift), multiplier = (multiplier << shift) / count
+ * in 64 bits, and MultiplyByQuantizedMultiplier(sum - input_zero_point * count) + output zero
+ * point, clamped. Axes may be negative and repeated (TFLM's ResolveAxis). An empty reduction
+ * (count 0) writes zeros, as TFLM's early return leaves its zero-initialised output. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -18,7 +15,6 @@
 enum { MAX_DIMS = 6 };
 
 typedef struct mean_params {
-  int path;
   int rank;
   int32_t in_shape[MAX_DIMS];
   bool reduced[MAX_DIMS];
@@ -62,13 +58,15 @@ int es__mean_prepare(es_model *m, es__op *op, es_error *err)
   }
   /* the output must hold the input with the reduced dimensions removed or kept as 1 */
   size_t out_count = 1;
-  p->count = 1;
-  for (int d = 0; d < in->rank; d++) {
+  for (int d = 0; d < in->rank; d++)
+    if (!p->reduced[d])
+      out_count *= (size_t)in->shape[d];
+  /* elements per output (bounded by the input's element count); an empty input reduces
+   * nothing */
+  p->count = in->count > 0;
+  for (int d = 0; d < in->rank && p->count > 0; d++)
     if (p->reduced[d])
       p->count *= in->shape[d];
-    else
-      out_count *= (size_t)in->shape[d];
-  }
   const bool keep = op->src->opts.keep_dims;
   if (out->count != out_count || (keep && out->rank != in->rank))
     return es__op_error(err, op, ES_EFORMAT, "output shape does not match the reduction");
@@ -82,21 +80,12 @@ int es__mean_prepare(es_model *m, es__op *op, es_error *err)
   es_q_quantize_multiplier((double)in->scale / (double)out->scale, &p->multiplier, &p->shift);
   if (p->shift > 31)
     return es__op_error(err, op, ES_EFORMAT, "input/output scale ratio is too large");
-  const int32_t a0 = es__ld_i32(ax->const_data, 0);
-  const int32_t a1 = ax->count > 1 ? es__ld_i32(ax->const_data, 1) : -1;
-  if (keep && in->rank == 4 && ax->count == 2 && ((a0 == 1 && a1 == 2) || (a0 == 2 && a1 == 1))) {
-    p->path = 1;
-  } else if (in->zero_point == out->zero_point && in->scale == out->scale) {
-    p->path = 2;
-  } else {
-    p->path = 3;
-    if (p->count > 0) {
-      int shift = 63 - __builtin_clzll((unsigned long long)p->count);
-      shift = shift < 32 ? shift : 32;
-      shift = shift < 31 + p->shift ? shift : 31 + p->shift;
-      p->multiplier = (int32_t)(((int64_t)p->multiplier * ((int64_t)1 << shift)) / p->count);
-      p->shift -= shift;
-    }
+  if (p->count > 0) { /* es_q_quantize_multiplier keeps shift >= -31, so 31 + shift >= 0 */
+    int shift = 63 - __builtin_clzll((unsigned long long)p->count);
+    shift = shift < 32 ? shift : 32;
+    shift = shift < 31 + p->shift ? shift : 31 + p->shift;
+    p->multiplier = (int32_t)(((int64_t)p->multiplier * ((int64_t)1 << shift)) / p->count);
+    p->shift -= shift;
   }
   op->macs = in->count;
   op->scratch_bytes = out->count * sizeof(int32_t);
@@ -114,6 +103,10 @@ void es__mean_eval_ref(const es__run *r, const es__op *op)
   const int8_t *in = es__in_data(r, op, 0);
   int8_t *out = es__out_data(r, op, 0);
   const size_t n_in = es__in(r->m, op, 0)->count, n_out = es__out(r->m, op, 0)->count;
+  if (p->count == 0) {
+    memset(out, 0, n_out);
+    return;
+  }
   uint32_t *sum = (uint32_t *)r->scratch; /* int32 arithmetic that wraps as TFLM's does */
   for (size_t i = 0; i < n_out; i++)
     sum[i] = 0;
@@ -123,31 +116,17 @@ void es__mean_eval_ref(const es__run *r, const es__op *op)
     for (int d = 0; d < p->rank; d++)
       if (!p->reduced[d])
         o = o * (size_t)p->in_shape[d] + (size_t)idx[d];
-    /* path 1 sums (input - zero point); the others sum raw values */
-    sum[o] += (uint32_t)((int32_t)in[i] - (p->path == 1 ? p->input_zp : 0));
+    sum[o] += (uint32_t)(int32_t)in[i];
     for (int d = p->rank - 1; d >= 0; d--) {
       if (++idx[d] < p->in_shape[d])
         break;
       idx[d] = 0;
     }
   }
+  /* (sum - input_zp * count) in int64, truncated to int32 as TFLM's static_cast does */
+  const uint64_t zp_count = (uint64_t)((int64_t)p->input_zp * p->count);
   for (size_t i = 0; i < n_out; i++) {
-    int32_t acc = (int32_t)sum[i];
-    if (p->count == 0) {
-      out[i] = 0;
-      continue;
-    }
-    if (p->path == 1) {
-      const int32_t n = (int32_t)p->count;
-      acc = es_q_mul_by_qm(acc, p->multiplier, p->shift);
-      acc = acc > 0 ? (acc + n / 2) / n : (acc - n / 2) / n;
-      out[i] = (int8_t)clamp8(acc + p->output_zp);
-    } else if (p->path == 2) {
-      out[i] = (int8_t)(int32_t)((int64_t)acc / p->count);
-    } else {
-      const int32_t shifted = (int32_t)(uint32_t)((uint64_t)(int64_t)acc -
-                                                  (uint64_t)((int64_t)p->input_zp * p->count));
-      out[i] = (int8_t)clamp8(es_q_mul_by_qm(shifted, p->multiplier, p->shift) + p->output_zp);
-    }
+    const int32_t shifted = (int32_t)(uint32_t)((uint64_t)(int64_t)(int32_t)sum[i] - zp_count);
+    out[i] = (int8_t)clamp8(es_q_mul_by_qm(shifted, p->multiplier, p->shift) + p->output_zp);
   }
 }

@@ -157,27 +157,32 @@ static int8_t mean4(const int8_t x[4], bool keep, const int32_t *axes, float in_
   return y;
 }
 
-Test(mean, three_tflm_paths_round_differently)
+/* TFLM (since its commit 79b493ae2) computes every int8 MEAN with QuantizedMeanOrSum, whatever
+ * the axes, keep_dims or quantization: with scale 1 in and out, QuantizeMultiplier gives
+ * (2^30, shift 1); folding 1/4 in gives (2^30, shift -1), so a sum s becomes
+ * RoundingDivideByPOT(SaturatingRoundingDoublingHighMul(s, 2^30), 1): s/4, rounded to nearest
+ * (half away from zero) in two steps. */
+Test(mean, one_tflm_path_for_every_axis_set)
 {
-  const int32_t ax12[] = {1, 2}, ax21[] = {2, 1}, axneg[] = {-3, -2};
+  const int32_t ax12[] = {1, 2}, ax21[] = {2, 1}, axneg[] = {-3, -2}, axmix[] = {-2, 1};
   const int8_t up[] = {1, 2, 3, 4}, down[] = {-1, -2, -3, -4}, odd[] = {1, 2, 3, 5};
-  /* path 1 (keep_dims, axes {1,2}): 10 requantized by 1.0 then /4 rounded away: 3 */
-  cr_assert_eq(mean4(up, true, ax12, 1.0f, 0, 1.0f, 0), 3);
-  cr_assert_eq(mean4(up, true, ax21, 1.0f, 0, 1.0f, 0), 3);
-  cr_assert_eq(mean4(down, true, ax12, 1.0f, 0, 1.0f, 0), -3);
-  /* the same axes written negatively miss path 1: same quantization, 10 / 4 truncates */
-  cr_assert_eq(mean4(up, true, axneg, 1.0f, 0, 1.0f, 0), 2);
-  /* path 2 (no keep_dims, same quantization): truncation towards zero */
-  cr_assert_eq(mean4(up, false, ax12, 1.0f, 0, 1.0f, 0), 2);
-  cr_assert_eq(mean4(down, false, ax12, 1.0f, 0, 1.0f, 0), -2);
-  /* path 3: multiplier 2^30 << 2 / 4, shift 1 - 2: 10 -> 5 -> 2.5 rounds to 3, + zero point 1 */
+  const int32_t *axes[] = {ax12, ax21, axneg, axmix};
+  for (int k = 0; k < 4; k++)
+    for (int keep = 0; keep < 2; keep++) {
+      /* 10 -> 5 -> 2.5 rounds to 3; -10 -> -5 -> -2.5 rounds to -3 (not C's truncation) */
+      cr_assert_eq(mean4(up, keep, axes[k], 1.0f, 0, 1.0f, 0), 3, "axes %d keep %d", k, keep);
+      cr_assert_eq(mean4(down, keep, axes[k], 1.0f, 0, 1.0f, 0), -3, "axes %d keep %d", k,
+                   keep);
+      /* 11 -> 6 (5.5 rounds up) -> 3 */
+      cr_assert_eq(mean4(odd, keep, axes[k], 1.0f, 0, 1.0f, 0), 3, "axes %d keep %d", k, keep);
+    }
+  /* output zero point added after the rounding: 3 + 1 */
   cr_assert_eq(mean4(up, false, ax12, 1.0f, 0, 1.0f, 1), 4);
-  /* path 1 with a rescale: 11 * 2 = 22, (22 + 2) / 4 = 6 */
+  /* a rescale: ratio 2 gives (2^30, shift 2), with 1/4 folded in (2^30, 0): 11 -> 6 */
   cr_assert_eq(mean4(odd, true, ax12, 1.0f, 0, 0.5f, 0), 6);
-  /* input zero point: path 1 subtracts it before summing (sum 10 - 4*2 = 2, 2/4 -> 1) */
+  /* the input zero point times the count is subtracted from the raw sum: 10 - 4*2 = 2 -> 1 */
   cr_assert_eq(mean4(up, true, ax12, 1.0f, 2, 1.0f, 0), 1);
-  /* path 3 subtracts zero point * count after: (10 - 8) -> srdhm(2, 2^30) = 1, >> 1 -> 1 */
-  cr_assert_eq(mean4(up, false, ax12, 1.0f, 2, 1.0f, 0), 1);
+  cr_assert_eq(mean4(up, false, axneg, 1.0f, 2, 1.0f, 0), 1);
 }
 
 Test(hard_swish, close_to_float_definition_and_exact_at_zero)
