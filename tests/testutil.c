@@ -1,4 +1,4 @@
-/* Test helpers: paths to shared data and programs, files, scratch folders, child processes. */
+/* Test helpers: paths to test data and programs, files, scratch folders, child processes. */
 #include "testutil.h"
 
 #include <fcntl.h>
@@ -18,10 +18,13 @@ static char *join(const char *a, const char *b)
   return s;
 }
 
-char *tu_shared(const char *rel)
+char *tu_data(const char *rel)
 {
-  const char *root = getenv("EDGESET_SHARED");
-  return join(root && *root ? root : "../shared", rel);
+  const char *src = getenv("EDGESET_SOURCE");
+  char *root = join(src && *src ? src : ".", "tests/data");
+  char *p = root ? join(root, rel) : NULL;
+  free(root);
+  return p;
 }
 
 char *tu_bin(const char *prog)

@@ -1,4 +1,4 @@
-/* Helpers shared by the Criterion tests: where ../shared/conformance and the built programs
+/* Helpers shared by the Criterion tests: where the test data (tests/data) and the built programs
  * are, reading whole files, scratch directories and running a program to completion. */
 #ifndef ES_TESTUTIL_H
 #define ES_TESTUTIL_H
@@ -6,9 +6,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* $EDGESET_SHARED/<rel> (default ../shared relative to the source tree). Static buffer per
- * call site is not used: returns malloc'd, caller frees. */
-char *tu_shared(const char *rel);
+/* $EDGESET_SOURCE/tests/data/<rel>: the data the repository carries for its tests (see
+ * tests/data/PROVENANCE). Caller frees. */
+char *tu_data(const char *rel);
 /* $EDGESET_BIN/<prog> (the build's bin/ folder). Caller frees. */
 char *tu_bin(const char *prog);
 /* Reads a whole file; NULL when it cannot. Caller frees. */

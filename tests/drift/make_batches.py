@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""Captures for edgeset-drift's tests and benchmark: random crops of the real photos that
-bench/make_vga_jpegs.py uses, optionally blurred (Gaussian, sigma in pixels) or darkened
-(every channel times a factor), as JPEGs.
+"""Captures for edgeset-drift's tests and benchmark: random crops of the real photos the
+repository carries in tests/data/photos (see tests/data/PROVENANCE), optionally blurred
+(Gaussian, sigma in pixels) or darkened (every channel times a factor), as JPEGs.
 usage: make_batches.py OUT_DIR COUNT SEED [--size WxH] [--blur SIGMA] [--dark FACTOR]
        [--repeat K]   (K more byte-identical copies of the first capture: a frozen camera)"""
 import argparse
+import glob
 import os
 import random
 import shutil
@@ -12,8 +13,15 @@ import sys
 
 from PIL import Image, ImageFilter, ImageOps
 
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "bench"))
-from make_vga_jpegs import photos  # noqa: E402
+PHOTO_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "data", "photos")
+
+
+def photos():
+    paths = sorted(glob.glob(os.path.join(PHOTO_DIR, "*.png")) +
+                   glob.glob(os.path.join(PHOTO_DIR, "*.jpg")))
+    if not paths:
+        sys.exit(f"make_batches: no photos in {PHOTO_DIR}")
+    return [Image.open(p).convert("RGB") for p in paths]
 
 
 def main():

@@ -196,7 +196,7 @@ Test(exif, every_prefix)
 /* In a JPEG, a corrupt EXIF block is reported in exif_problem and ignored. */
 Test(exif, corrupt_block_in_jpeg_is_ignored)
 {
-  char *p = tu_shared("conformance/images/exif-orientation/f6-exif.jpg");
+  char *p = tu_data("images/exif-orientation/f6-exif.jpg");
   size_t len;
   uint8_t *b = tu_read(p, &len);
   cr_assert(b);

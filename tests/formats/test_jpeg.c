@@ -1,4 +1,4 @@
-/* JPEG decoder tests against conformance/images/jpeg-variants and exif-orientation.
+/* JPEG decoder tests against tests/data/images/jpeg-variants and exif-orientation.
  *
  * Second decoder: Debian's djpeg (libjpeg-turbo-progs), run once for the whole folder with the
  * settings under test; our output must equal its PPM/PGM exactly, sample for sample:
@@ -25,15 +25,15 @@
 static char *variant_path(const char *name)
 {
   char rel[256];
-  snprintf(rel, sizeof rel, "conformance/images/jpeg-variants/%s", name);
-  return tu_shared(rel);
+  snprintf(rel, sizeof rel, "images/jpeg-variants/%s", name);
+  return tu_data(rel);
 }
 
 static uint8_t *read_file(const char *folder, const char *name, size_t *len)
 {
   char rel[256];
-  snprintf(rel, sizeof rel, "conformance/images/%s/%s", folder, name);
-  char *p = tu_shared(rel);
+  snprintf(rel, sizeof rel, "images/%s/%s", folder, name);
+  char *p = tu_data(rel);
   uint8_t *b = tu_read(p, len);
   cr_assert(b, "cannot read %s", p);
   free(p);

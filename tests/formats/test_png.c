@@ -1,4 +1,4 @@
-/* PNG decoder tests against PngSuite (conformance/images/pngsuite).
+/* PNG decoder tests against PngSuite (tests/data/images/pngsuite).
  *
  * Second decoder: netpbm's pngtopnm (libpng underneath, but its own transformations), run once
  * for the whole suite. Comparison rule, exact (no tolerance): our 8-bit sample equals the
@@ -22,8 +22,8 @@
 static char *suite_path(const char *name)
 {
   char rel[256];
-  snprintf(rel, sizeof rel, "conformance/images/pngsuite/%s", name);
-  return tu_shared(rel);
+  snprintf(rel, sizeof rel, "images/pngsuite/%s", name);
+  return tu_data(rel);
 }
 
 static uint8_t *read_suite(const char *name, size_t *len)

@@ -1,14 +1,13 @@
 /* TFLite's quantization helpers at their edges: QuantizeMultiplier's carry into the exponent and
  * flush to zero, gemmlowp's rounding (half away from zero, the INT32_MIN saturation), the
- * fixed-point exp against libm, and the conformance models through the API. */
+ * fixed-point exp against libm. */
 #include <criterion/criterion.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "formats/tflite.h"
 #include "nn/quant.h"
-#include "testutil.h"
-#include "nn_testmodel.h"
 
 Test(quant, quantize_multiplier_edges)
 {
@@ -86,67 +85,4 @@ Test(quant, softmax_scaling_and_radius)
   es_q_softmax_scaling(1.0, 0.1, 5, &q, &s);
   cr_assert_eq(s, 23);
   cr_assert_eq(es_q_input_radius(5, s, 31), 248);
-}
-
-/* The conformance models through the API (the CLI runs them all in run-tflite): first runs
- * only, to stay fast. */
-static void conformance(const char *name, int runs)
-{
-  char rel[256];
-  snprintf(rel, sizeof rel, "conformance/tflite/%s.tflite", name);
-  char *p = tu_shared(rel);
-  size_t len, in_len, exp_len;
-  uint8_t *model = tu_read(p, &len);
-  free(p);
-  cr_assert_not_null(model, "no %s", rel);
-  snprintf(rel, sizeof rel, "conformance/tflite/%s.in0.raw", name);
-  p = tu_shared(rel);
-  uint8_t *in = tu_read(p, &in_len);
-  free(p);
-  snprintf(rel, sizeof rel, "conformance/tflite/%s.expected", name);
-  p = tu_shared(rel);
-  char *expected = (char *)tu_read(p, &exp_len);
-  free(p);
-  cr_assert(in && expected);
-  es_model *m = NULL;
-  es_interp *ip = NULL;
-  es_error err = {0};
-  cr_assert_eq(es_model_load(model, len, NULL, &m, &err), ES_OK, "%s", err.msg);
-  cr_assert_eq(es_interp_new(m, NULL, &ip, &err), ES_OK);
-  const char *line = expected;
-  for (int r = 0; r < runs; r++) {
-    es_tensor t;
-    es_interp_input(ip, 0, &t);
-    cr_assert((size_t)(r + 1) * t.bytes <= in_len);
-    memcpy(t.data, in + (size_t)r * t.bytes, t.bytes);
-    cr_assert_eq(es_interp_invoke(ip, &err), ES_OK);
-    es_interp_output(ip, 0, &t);
-    char *end;
-    for (size_t i = 0; i < t.count; i++) {
-      long v = strtol(line, &end, 10);
-      cr_assert_eq(v, ((int8_t *)t.data)[i], "%s run %d value %zu", name, r, i);
-      line = end;
-    }
-    line = strchr(line, '\n') + 1;
-  }
-  es_interp_free(ip);
-  es_model_free(m);
-  free(model);
-  free(in);
-  free(expected);
-}
-
-Test(quant, conformance_person_detect)
-{
-  conformance("person_detect", 4);
-}
-
-Test(quant, conformance_micro_speech)
-{
-  conformance("micro_speech", 4);
-}
-
-Test(quant, conformance_hello_world)
-{
-  conformance("hello_world_int8", 8);
 }
