@@ -10,8 +10,8 @@ set -euo pipefail
 src=$(cd "$(dirname "$0")/.." && pwd)
 work=${1:-/var/tmp/edgeset-fresh}
 root=$work/root
-mirror=${MIRROR:-$(grep -rhoE '^(URIs:|deb) +http[^ ]*debian/?( |$)' /etc/apt/sources.list \
-                   /etc/apt/sources.list.d/ 2>/dev/null | awk '{print $2}' | head -n 1)}
+mirror=${MIRROR:-$( (grep -rhoE '^(URIs:|deb) +http[^ ]*debian/?( |$)' /etc/apt/sources.list \
+                     /etc/apt/sources.list.d/ 2>/dev/null || true) | awk '{print $2}' | head -n 1)}
 mirror=${mirror:-http://deb.debian.org/debian}
 
 command -v debootstrap >/dev/null ||
