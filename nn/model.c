@@ -96,7 +96,9 @@ static int check_graph(es_model *m, es_error *err)
       if (op->in[k] < 0)
         continue;
       es__tensor *t = &m->tensors[op->in[k]];
-      if (!t->const_data && !t->is_input && t->producer < 0)
+      /* a tensor with no elements holds nothing to produce (a converter writes a reshape to a
+       * scalar with an empty shape tensor of shape [0]): TFLM gives it an empty slot */
+      if (!t->const_data && !t->is_input && t->producer < 0 && t->count > 0)
         return es__op_error(err, op, ES_EFORMAT,
                             "reads tensor %d before any operator produces it", (int)op->in[k]);
       if (!t->const_data)
