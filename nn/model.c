@@ -1,5 +1,5 @@
 /* Loading a model: parse the flatbuffer, turn its tensors into checked descriptions (shape
- * products checked for overflow, constant buffers big enough for their shapes), check the graph
+ * products checked against int32, constant buffers big enough for their shapes), check the graph
  * (operators run in order; a tensor is read only after it is produced, produced once, never a
  * constant), find each operator's kernel in the registry, prepare it, total the MACs against
  * the limit, and plan the arena. */
@@ -23,18 +23,28 @@ static int init_tensor(es_model *m, size_t i, es_error *err)
   const es_tflite_tensor *src = &m->fb->tensors[i];
   es__tensor *t = &m->tensors[i];
   t->src = src;
+  t->index = (int)i;
   t->type = src->type;
   t->rank = src->rank;
   memcpy(t->shape, src->shape, sizeof t->shape);
   t->producer = -1;
   t->first_use = t->last_use = -1;
   size_t count = 1;
+  /* The product of the dimensions other than 0 must fit an int32, as TFLite's element counts
+   * (RuntimeShape::FlatSize) and the kernels' loop bounds are int: a tensor with no elements
+   * is no exception, or [0, 2^31 - 1, 2^31 - 1] would overflow every product of its sizes. */
+  uint64_t extent = 1;
   for (int d = 0; d < src->rank; d++) {
     if (src->shape[d] < 0)
       return es_error_set(err, ES_EFORMAT, "tensor %zu ('%s') has dimension %d of size %d", i,
                           src->name, d, (int)src->shape[d]);
-    if (src->shape[d] && count > SIZE_MAX / (size_t)src->shape[d])
-      return es_error_set(err, ES_ELIMIT, "tensor %zu ('%s') has too many elements", i, src->name);
+    if (src->shape[d] > 0)
+      extent *= (uint64_t)src->shape[d];
+    if (extent > INT32_MAX)
+      return es_error_set(err, ES_ELIMIT,
+                          "tensor %zu ('%s') has too many elements: its dimensions multiply to "
+                          "more than 2^31 - 1",
+                          i, src->name);
     count *= (size_t)src->shape[d];
   }
   size_t esize = es_tflite_type_size(src->type);

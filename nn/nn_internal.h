@@ -16,6 +16,7 @@
 
 typedef struct es__tensor {
   const es_tflite_tensor *src;
+  int index; /* in the model's tensor list */
   int type;
   int rank;
   int32_t shape[ES_TFLITE_MAX_RANK];
@@ -100,6 +101,13 @@ int es__plan(const es_model *m, const bool *keep, size_t *offsets, size_t *arena
 /* Helpers for prepare functions: an error naming the operator. */
 int es__op_error(es_error *err, const es__op *op, int code, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
+/* An error naming the operator and one of its tensors: "operator 2 (CONV_2D): filter (tensor 5
+ * 'w') <reason>". */
+int es__tensor_error(es_error *err, const es__op *op, const es__tensor *t, const char *role,
+                     int code, const char *fmt, ...) __attribute__((format(printf, 6, 7)));
+/* "[1,224,224,3]" into buf (at least ES__SHAPE_STR bytes). */
+#define ES__SHAPE_STR 96
+const char *es__shape_str(const es__tensor *t, char buf[ES__SHAPE_STR]);
 
 static inline const es__tensor *es__in(const es_model *m, const es__op *op, size_t k)
 {
@@ -139,8 +147,27 @@ int es__check_const(const es__op *op, const es__tensor *t, const char *what, es_
 /* Activation range for an int8/int16 output (TFLM's CalculateActivationRangeQuantized). */
 int es__act_range(const es__op *op, const es__tensor *out, int activation, int32_t *lo,
                   int32_t *hi, es_error *err);
-/* Output size and padding as TFLM's ComputePaddingHeightWidth does. */
-int es__out_size(int padding, int in, int filter, int stride, int dilation);
-int es__padding(int stride, int dilation, int in, int filter, int out);
+/* Output size and padding as TFLM's ComputePaddingHeightWidth does, in 64 bits (a tensor with no
+ * elements may still have a dimension of 2^31 - 1). */
+int64_t es__out_size(int padding, int64_t in, int64_t filter, int64_t stride, int64_t dilation);
+int64_t es__padding(int64_t stride, int64_t dilation, int64_t in, int64_t filter, int64_t out);
+/* The window geometry of CONV_2D, DEPTHWISE_CONV_2D and the pools along one spatial axis
+ * ("height" or "width"): stride and dilation 1 to 65536, filter positive (dilated, at most
+ * 2^30), the output size the model declares equal to TFLM's ComputeOutSize, and every
+ * index the kernels form (in - pad + (out - 1) * stride + (filter - 1) * dilation, and the
+ * window clipped to the image) inside int32. Sets *pad. */
+int es__window(const es__op *op, const es__tensor *in, const es__tensor *out, const char *axis,
+               int padding, int64_t in_size, int64_t out_size, int64_t filter, int64_t stride,
+               int64_t dilation, int *pad, es_error *err);
+/* tflite::QuantizeMultiplier of a real scale that must be finite and >= 0, with the resulting
+ * shift inside [min_shift, max_shift] (what the integer arithmetic after it supports: a left
+ * shift of at most 31 for MultiplyByQuantizedMultiplier's int32 shift, a right shift of at most
+ * 31 for RoundingDivideByPOT). what describes the scale for the message ("input 'x' scale 0.5 /
+ * output 'y' scale 1e-12"). */
+int es__quantize_scale(const es__op *op, double real, int min_shift, int max_shift,
+                       const char *what, int32_t *multiplier, int *shift, es_error *err);
+/* "input (tensor 3 'x') scale 0.5" into buf. */
+#define ES__SCALE_STR 160
+const char *es__scale_str(const es__tensor *t, const char *role, char buf[ES__SCALE_STR]);
 
 #endif

@@ -1,6 +1,9 @@
 /* TFLite / gemmlowp integer arithmetic, transcribed operation by operation so that results are
  * bit-identical to TensorFlow Lite Micro's reference kernels (double-rounding build, the default).
- * Signed left shifts are done in 64 bits or as multiplications to stay defined in C. */
+ * Overflow policy (docs/nn.md): int32 arithmetic wraps as two's complement, as TFLM's does on a
+ * microcontroller, computed in unsigned or 64-bit types so that it is defined C; signed left
+ * shifts are done in 64 bits. Shift amounts are checked at load, never here, except the one
+ * run-time case TFLM's SOFTMAX has (es_q_rdbpot). */
 #include "nn/quant.h"
 
 #include <limits.h>
@@ -19,6 +22,16 @@ int32_t es_q_srdhm(int32_t a, int32_t b)
 
 int32_t es_q_rdbpot(int32_t x, int exponent)
 {
+  if (exponent <= 0) /* never asked for below 0 (shifts are checked at load) */
+    return x;
+  if (exponent >= 32) {
+    /* gemmlowp requires exponent <= 31, but TFLM's SOFTMAX asks for up to 35 when a row's
+     * sum of exponentials reaches 2^28 (512 values at the row maximum). On Arm Cortex-M, where
+     * TFLM runs, the mask (1ll << exponent) - 1 truncates to all ones and ASR by 32 or more
+     * fills with the sign bit, so the result is 0 or -1 plus (remainder > threshold):
+     * 1 for x >= 0 and -1 for x < 0. */
+    return x >= 0 ? 1 : -1;
+  }
   const int32_t mask = (int32_t)((INT64_C(1) << exponent) - 1);
   const int32_t remainder = x & mask;
   const int32_t threshold = (mask >> 1) + (x < 0 ? 1 : 0);
@@ -41,7 +54,7 @@ int32_t es_q_srmbpot(int32_t x, int exponent)
 
 void es_q_quantize_multiplier(double real, int32_t *multiplier, int *shift)
 {
-  if (real == 0.0) {
+  if (!(real > 0.0) || !isfinite(real)) { /* 0; callers refuse negative and non-finite scales */
     *multiplier = 0;
     *shift = 0;
     return;
@@ -76,13 +89,18 @@ int32_t es_q_mul_by_qm_gt1(int32_t x, int32_t multiplier, int left_shift)
   return es_q_srdhm(shifted, multiplier);
 }
 
-/* tflite's Quantize() helper of the activation range: the division and rounding are float. */
+/* tflite's Quantize() helper of the activation range: the division and rounding are float.
+ * TFLM refuses a value outside int32; so does this, including the float 2^31 that TFLM's check
+ * lets through into an undefined conversion, and a sum with the zero point that leaves int32. */
 static int quantize_f(float scale, int32_t zero_point, float f, int32_t *q)
 {
   const float tmp = roundf(f / scale);
-  if (!(tmp >= (float)INT32_MIN && tmp <= (float)INT32_MAX))
+  if (!(tmp >= -2147483648.0f && tmp < 2147483648.0f))
     return -1;
-  *q = zero_point + (int32_t)tmp;
+  const int64_t v = (int64_t)zero_point + (int64_t)tmp;
+  if (v < INT32_MIN || v > INT32_MAX)
+    return -1;
+  *q = (int32_t)v;
   return 0;
 }
 
@@ -126,10 +144,12 @@ void es_q_softmax_scaling(double beta, double input_scale, int integer_bits, int
 
 int es_q_input_radius(int integer_bits, int left_shift, int total_signed_bits)
 {
-  const double max_input_rescaled = 1.0 * ((1 << integer_bits) - 1) *
-                                    (double)(INT64_C(1) << (total_signed_bits - integer_bits)) /
-                                    (double)(INT64_C(1) << left_shift);
-  return (int)floor(max_input_rescaled);
+  /* TFLM divides by (1LL << left_shift); callers refuse a negative left_shift at load (TFLM's
+   * shift would be undefined). ldexp is the same exact power of two and stays defined. */
+  const double max_input_rescaled = ldexp(1.0 * ((1 << integer_bits) - 1),
+                                          total_signed_bits - integer_bits - left_shift);
+  const double r = floor(max_input_rescaled);
+  return r >= (double)INT32_MAX ? INT32_MAX : (int)r;
 }
 
 /* exp(x) for x in [-1/4, 0), 0 integer bits in and out. */
@@ -137,14 +157,14 @@ static int32_t exp_quarter(int32_t a)
 {
   const int32_t constant_term = 1895147668;   /* exp(-1/8) */
   const int32_t constant_1_over_3 = 715827883;
-  const int32_t x = a + (1 << 28); /* Taylor expansion around -1/8 */
+  const int32_t x = es_q_add_wrap(a, 1 << 28); /* Taylor expansion around -1/8 */
   const int32_t x2 = es_q_srdhm(x, x);
   const int32_t x3 = es_q_srdhm(x2, x);
   const int32_t x4 = es_q_srdhm(x2, x2);
   const int32_t x4_over_4 = es_q_rdbpot(x4, 2);
-  const int32_t poly =
-      es_q_rdbpot(es_q_srdhm(x4_over_4 + x3, constant_1_over_3) + x2, 1);
-  return constant_term + es_q_srdhm(constant_term, x + poly);
+  const int32_t poly = es_q_rdbpot(
+      es_q_add_wrap(es_q_srdhm(es_q_add_wrap(x4_over_4, x3), constant_1_over_3), x2), 1);
+  return es_q_add_wrap(constant_term, es_q_srdhm(constant_term, es_q_add_wrap(x, poly)));
 }
 
 int32_t es_q_exp_on_negative_values(int32_t a, int in_int_bits)
@@ -152,7 +172,7 @@ int32_t es_q_exp_on_negative_values(int32_t a, int in_int_bits)
   const int frac_bits = 31 - in_int_bits;
   const int32_t one_quarter = (int32_t)1 << (frac_bits - 2);
   const int32_t mask = one_quarter - 1;
-  const int32_t a_mod_quarter_minus_one_quarter = (a & mask) - one_quarter;
+  const int32_t a_mod_quarter_minus_one_quarter = es_q_sub_wrap(a & mask, one_quarter);
   int32_t result = exp_quarter(es_q_srmbpot(a_mod_quarter_minus_one_quarter, in_int_bits));
   const int32_t remainder = (int32_t)((uint32_t)a_mod_quarter_minus_one_quarter - (uint32_t)a);
   static const int32_t multipliers[7] = {1672461947, 1302514674, 790015084, 290630308,
@@ -188,11 +208,12 @@ static int32_t newton_reciprocal_f2(int32_t half_denominator)
   const int32_t constant_48_over_17 = 1515870810;
   const int32_t constant_neg_32_over_17 = -1010580540;
   const int32_t f2_one = 1 << 29;
-  int32_t x = constant_48_over_17 + es_q_srdhm(half_denominator, constant_neg_32_over_17);
+  int32_t x =
+      es_q_add_wrap(constant_48_over_17, es_q_srdhm(half_denominator, constant_neg_32_over_17));
   for (int i = 0; i < 3; i++) {
     const int32_t half_denominator_times_x = es_q_srdhm(half_denominator, x);
-    const int32_t one_minus = f2_one - half_denominator_times_x;
-    x = x + es_q_srmbpot(es_q_srdhm(x, one_minus), 2);
+    const int32_t one_minus = es_q_sub_wrap(f2_one, half_denominator_times_x);
+    x = es_q_add_wrap(x, es_q_srmbpot(es_q_srdhm(x, one_minus), 2));
   }
   return x;
 }
@@ -206,7 +227,7 @@ int32_t es_q_one_over_one_plus_x_for_x_in_0_1(int32_t a)
 static int32_t one_minus_x_over_one_plus_x_for_x_in_0_1(int32_t a)
 {
   const int32_t x = newton_reciprocal_f2(rounding_half_sum(a, INT32_MAX));
-  return es_q_srmbpot(x - (1 << 29), 2);
+  return es_q_srmbpot(es_q_sub_wrap(x, 1 << 29), 2);
 }
 
 int32_t es_q_logistic(int32_t a, int in_int_bits)
@@ -217,7 +238,7 @@ int32_t es_q_logistic(int32_t a, int in_int_bits)
   const int32_t neg = (int32_t)(0u - (uint32_t)abs_input);
   const int32_t if_positive =
       es_q_one_over_one_plus_x_for_x_in_0_1(es_q_exp_on_negative_values(neg, in_int_bits));
-  return a > 0 ? if_positive : INT32_MAX - if_positive;
+  return a > 0 ? if_positive : es_q_sub_wrap(INT32_MAX, if_positive);
 }
 
 int32_t es_q_tanh(int32_t a, int in_int_bits)

@@ -4,6 +4,7 @@
  * subtracted), rescaled to the output and clamped. TFLM computes ADD's rescale factors in double
  * but SUB's in float (then widened), and so does this file. MUL multiplies the offset inputs and
  * requantizes with input1_scale * input2_scale / output_scale computed in double. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "nn/kernels/kernels.h"
@@ -55,8 +56,14 @@ int es__addsub_prepare(es_model *m, es__op *op, es_error *err)
       (rc = es__check_quantized(op, b, "input 2", err)) ||
       (rc = es__check_quantized(op, out, "output", err)))
     return rc;
-  if (a->rank > MAXD || b->rank > MAXD || out->rank > MAXD)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "more than %d dimensions", MAXD);
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR], s3[ES__SHAPE_STR];
+  const es__tensor *const ts[3] = {a, b, out};
+  static const char *const roles[3] = {"input 1", "input 2", "output"};
+  for (int k = 0; k < 3; k++)
+    if (ts[k]->rank > MAXD)
+      return es__tensor_error(err, op, ts[k], roles[k], ES_EUNSUPPORTED,
+                              "has shape %s: more than %d dimensions",
+                              es__shape_str(ts[k], s1), MAXD);
   addsub_params *p = calloc(1, sizeof *p);
   if (!p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");
@@ -72,10 +79,14 @@ int es__addsub_prepare(es_model *m, es__op *op, es_error *err)
     int32_t da = ka >= 0 ? a->shape[ka] : 1, db = kb >= 0 ? b->shape[kb] : 1;
     int32_t dout = ko >= 0 ? out->shape[ko] : 1;
     if (!(da == db || da == 1 || db == 1))
-      return es__op_error(err, op, ES_EFORMAT, "input shapes do not broadcast");
+      return es__tensor_error(err, op, b, "input 2", ES_EFORMAT,
+                              "has shape %s, which does not broadcast with input 1's %s",
+                              es__shape_str(b, s1), es__shape_str(a, s2));
     int32_t want = (da == 0 || db == 0) ? 0 : (da > db ? da : db);
     if (dout != want)
-      return es__op_error(err, op, ES_EFORMAT, "output shape does not match the broadcast shape");
+      return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                              "has shape %s, not the broadcast shape of %s and %s",
+                              es__shape_str(out, s1), es__shape_str(a, s2), es__shape_str(b, s3));
     p->out_shape[d] = want;
   }
   strides(a, p->out_shape, p->stride1);
@@ -87,11 +98,14 @@ int es__addsub_prepare(es_model *m, es__op *op, es_error *err)
   p->left_shift = 20;
   double real1, real2, real_out;
   const float max_scale = a->scale > b->scale ? a->scale : b->scale;
+  char sa[ES__SCALE_STR], sb[ES__SCALE_STR], so[ES__SCALE_STR], what[3 * ES__SCALE_STR + 8];
+  snprintf(what, sizeof what, "%s, %s, %s", es__scale_str(a, "input 1", sa),
+           es__scale_str(b, "input 2", sb), es__scale_str(out, "output", so));
   if (op->opcode == ES_OP_MUL) {
     const double real = (double)a->scale * (double)b->scale / (double)out->scale;
-    es_q_quantize_multiplier(real, &p->output_multiplier, &p->output_shift);
-    if (p->output_shift > 31)
-      return es__op_error(err, op, ES_EFORMAT, "effective scale %g is too large", real);
+    if ((rc = es__quantize_scale(op, real, -31, 31, what, &p->output_multiplier,
+                                 &p->output_shift, err)))
+      return rc;
   } else {
     if (op->opcode == ES_OP_ADD) {
       const double twice_max_input_scale = 2 * (double)max_scale;
@@ -104,12 +118,12 @@ int es__addsub_prepare(es_model *m, es__op *op, es_error *err)
       real2 = (double)(b->scale / twice_max_input_scale);
       real_out = (double)(twice_max_input_scale / ((float)(1 << p->left_shift) * out->scale));
     }
+    /* QuantizeMultiplierSmallerThanOneExp: each factor in (0, 1), a right shift of 0 .. 31 */
     if (smaller_than_one(real1, &p->input1_multiplier, &p->input1_shift) ||
-      smaller_than_one(real2, &p->input2_multiplier, &p->input2_shift) ||
-      smaller_than_one(real_out, &p->output_multiplier, &p->output_shift))
-    return es__op_error(err, op, ES_EUNSUPPORTED,
-                        "scales %g, %g -> %g give a rescale factor outside (0, 1)",
-                        (double)a->scale, (double)b->scale, (double)out->scale);
+        smaller_than_one(real2, &p->input2_multiplier, &p->input2_shift) ||
+        smaller_than_one(real_out, &p->output_multiplier, &p->output_shift))
+      return es__op_error(err, op, ES_EUNSUPPORTED, "%s give a rescale factor outside (0, 1)",
+                          what);
   }
   if ((rc = es__act_range(op, out, op->src->opts.activation, &p->act_min, &p->act_max, err)))
     return rc;
@@ -122,8 +136,10 @@ static int8_t add_one(const addsub_params *p, int8_t x, int8_t y)
   if (p->opcode == ES_OP_MUL) {
     const int32_t input1_val = p->input1_offset + x;
     const int32_t input2_val = p->input2_offset + y;
-    int32_t result = p->output_offset + es_q_mul_by_qm(input1_val * input2_val,
-                                                       p->output_multiplier, p->output_shift);
+    /* wraps as TFLM's int32 does: a left shift of up to 31 can reach INT32_MIN */
+    int32_t result = es_q_add_wrap(
+        p->output_offset,
+        es_q_mul_by_qm(input1_val * input2_val, p->output_multiplier, p->output_shift));
     result = result < p->act_min ? p->act_min : result;
     result = result > p->act_max ? p->act_max : result;
     return (int8_t)result;

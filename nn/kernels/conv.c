@@ -3,7 +3,7 @@
  * SAME/VALID padding. Per-channel multipliers come from input_scale * filter_scale[c] /
  * output_scale evaluated in double from the float scales, as PopulateConvolutionQuantizationParams
  * does. Accumulation is done in 64 bits and wrapped to 32, which equals TFLM's int32 arithmetic
- * for every model where that does not overflow and stays defined where it does. */
+ * (wrapping, as on a microcontroller) for every model and stays defined C. */
 #include <stdlib.h>
 
 #include "nn/kernels/conv_common.h"
@@ -19,17 +19,25 @@ int es__conv_prepare(es_model *m, es__op *op, es_error *err)
   int rc = es__conv_prepare_start(m, op, &in, &f, &b, &out, &p, err);
   if (rc)
     return rc;
+  /* ConvPerChannel reads filter[oc][fy][fx][0 .. f_d) for oc < out_c and input channels
+   * group * f_d + (0 .. f_d) with group = oc / (out_c / groups) */
   const int out_c = out->shape[3];
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR], s3[ES__SHAPE_STR];
   if (f->shape[0] != out_c)
-    return es__op_error(err, op, ES_EFORMAT, "filter has %d output channels, output has %d",
-                        (int)f->shape[0], out_c);
+    return es__tensor_error(err, op, f, "filter", ES_EFORMAT,
+                            "has shape %s: %d output channels, the output %s has %d",
+                            es__shape_str(f, s1), (int)f->shape[0], es__shape_str(out, s2), out_c);
   if (f->shape[3] <= 0 || in->shape[3] % f->shape[3] != 0)
-    return es__op_error(err, op, ES_EFORMAT, "input depth %d is not a multiple of filter depth %d",
-                        (int)in->shape[3], (int)f->shape[3]);
+    return es__tensor_error(err, op, f, "filter", ES_EFORMAT,
+                            "has shape %s: its depth does not divide the input's %s",
+                            es__shape_str(f, s1), es__shape_str(in, s2));
   const int groups = in->shape[3] / f->shape[3];
   if (groups <= 0 || out_c % groups != 0)
-    return es__op_error(err, op, ES_EFORMAT, "output depth %d is not divisible into %d groups",
-                        out_c, groups);
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s: its depth is not divisible into the %d groups of "
+                            "input %s and filter %s",
+                            es__shape_str(out, s1), groups, es__shape_str(in, s2),
+                            es__shape_str(f, s3));
   if ((rc = es__conv_geometry(m, op, o->padding, o->stride_w, o->stride_h, o->dilation_w,
                               o->dilation_h, f->shape[2], f->shape[1], &p->geo, err)) ||
       (rc = es__conv_quant(m, op, in, f, b, out, out_c, 0, o->activation, p, err)))
@@ -39,11 +47,11 @@ int es__conv_prepare(es_model *m, es__op *op, es_error *err)
   op->macs = (uint64_t)out->count * (uint64_t)f->shape[1] * (uint64_t)f->shape[2] *
              (uint64_t)f->shape[3];
   op->params = f->count + (b ? b->count : 0);
-  if (groups != 1) /* the fast variants run grouped convolutions with the reference loops */
+  if (groups != 1 || out->count == 0) /* the fast variants run these with the reference loops */
     return ES_OK;
-  const int k = f->shape[1] * f->shape[2] * f->shape[3];
+  const int64_t k = (int64_t)f->shape[1] * f->shape[2] * f->shape[3]; /* < 2^31: f->count */
   if ((rc = es__fast_gemm_prepare(op, (const int8_t *)f->const_data, b ? b->const_data : NULL,
-                                  out_c, k, p->input_offset, p->output_offset, p->act_min,
+                                  out_c, (int)k, p->input_offset, p->output_offset, p->act_min,
                                   p->act_max, p->multiplier, p->shift, out_c,
                                   (size_t)out->shape[2], err)))
     return rc;
@@ -68,6 +76,8 @@ void es__conv_eval_ref(const es__run *r, const es__op *op)
   const int f_h = f_t->shape[1], f_w = f_t->shape[2], f_d = f_t->shape[3];
   const int out_h = out_t->shape[1], out_w = out_t->shape[2], out_d = out_t->shape[3];
   const int per_group = out_d / p->groups;
+  if (out_t->count == 0)
+    return;
   const int32_t input_offset = p->input_offset, output_offset = p->output_offset;
 
   for (int batch = 0; batch < batches; ++batch) {
@@ -99,7 +109,7 @@ void es__conv_eval_ref(const es__run *r, const es__op *op)
             acc += es__ld_i32(bias, (size_t)out_channel);
           int32_t acc32 = (int32_t)(uint32_t)(uint64_t)acc;
           acc32 = es_q_mul_by_qm(acc32, p->multiplier[out_channel], p->shift[out_channel]);
-          acc32 += output_offset;
+          acc32 = es_q_add_wrap(acc32, output_offset); /* wraps as TFLM's int32 does */
           acc32 = acc32 < p->act_min ? p->act_min : acc32;
           acc32 = acc32 > p->act_max ? p->act_max : acc32;
           output[(((size_t)batch * out_h + out_y) * out_w + out_x) * out_d + out_channel] =

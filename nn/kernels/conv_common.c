@@ -1,6 +1,7 @@
 /* Convolution preparation shared by CONV_2D and DEPTHWISE_CONV_2D: geometry as TFLM's
  * ComputePaddingHeightWidth, and PopulateConvolutionQuantizationParams' per-channel
  * multipliers (effective scale computed in double from float scales). */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "nn/kernels/conv_common.h"
@@ -11,38 +12,22 @@ int es__conv_geometry(const es_model *m, const es__op *op, int padding, int stri
                       es__conv_geo *geo, es_error *err)
 {
   const es__tensor *in = es__in(m, op, 0), *out = es__out(m, op, 0);
-  if (stride_w <= 0 || stride_h <= 0 || dilation_w <= 0 || dilation_h <= 0)
-    return es__op_error(err, op, ES_EFORMAT, "stride %dx%d and dilation %dx%d must be positive",
-                        stride_w, stride_h, dilation_w, dilation_h);
-  if (stride_w > 65536 || stride_h > 65536 || dilation_w > 65536 || dilation_h > 65536)
-    return es__op_error(err, op, ES_EFORMAT, "absurd stride or dilation");
-  if (padding != ES_PAD_SAME && padding != ES_PAD_VALID)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "padding %d is not SAME or VALID", padding);
-  if (filter_w <= 0 || filter_h <= 0)
-    return es__op_error(err, op, ES_EFORMAT, "filter size %dx%d must be positive", filter_w,
-                        filter_h);
-  if (in->shape[0] != out->shape[0])
-    return es__op_error(err, op, ES_EFORMAT, "input batch %d differs from output batch %d",
-                        (int)in->shape[0], (int)out->shape[0]);
-  const int64_t eff_w = (int64_t)(filter_w - 1) * dilation_w + 1;
-  const int64_t eff_h = (int64_t)(filter_h - 1) * dilation_h + 1;
-  if (eff_w > INT32_MAX / 2 || eff_h > INT32_MAX / 2)
-    return es__op_error(err, op, ES_EFORMAT, "absurd dilated filter size");
-  const int out_w = es__out_size(padding, in->shape[2], filter_w, stride_w, dilation_w);
-  const int out_h = es__out_size(padding, in->shape[1], filter_h, stride_h, dilation_h);
-  if (out_w != out->shape[2] || out_h != out->shape[1])
-    return es__op_error(err, op, ES_EFORMAT,
-                        "output is %dx%d but the window gives %dx%d (input %dx%d, filter %dx%d, "
-                        "stride %dx%d, %s padding)",
-                        (int)out->shape[1], (int)out->shape[2], out_h, out_w, (int)in->shape[1],
-                        (int)in->shape[2], filter_h, filter_w, stride_h, stride_w,
-                        padding == ES_PAD_SAME ? "SAME" : "VALID");
+  int rc;
+  if (in->shape[0] != out->shape[0]) {
+    char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s: its batch differs from the input's %s",
+                            es__shape_str(out, s1), es__shape_str(in, s2));
+  }
+  if ((rc = es__window(op, in, out, "height", padding, in->shape[1], out->shape[1], filter_h,
+                       stride_h, dilation_h, &geo->pad_h, err)) ||
+      (rc = es__window(op, in, out, "width", padding, in->shape[2], out->shape[2], filter_w,
+                       stride_w, dilation_w, &geo->pad_w, err)))
+    return rc;
   geo->stride_w = stride_w;
   geo->stride_h = stride_h;
   geo->dilation_w = dilation_w;
   geo->dilation_h = dilation_h;
-  geo->pad_w = es__padding(stride_w, dilation_w, in->shape[2], filter_w, out_w);
-  geo->pad_h = es__padding(stride_h, dilation_h, in->shape[1], filter_h, out_h);
   return ES_OK;
 }
 
@@ -58,27 +43,24 @@ int es__conv_quant(const es_model *m, es__op *op, const es__tensor *in, const es
       (rc = es__check_quantized(op, out, "output", err)))
     return rc;
   const es_tflite_quant *fq = &f->src->q;
+  char s1[ES__SHAPE_STR];
   if (fq->count > 1) {
     if ((size_t)channels != fq->count)
-      return es__op_error(err, op, ES_EFORMAT, "filter has %zu scales for %d output channels",
-                          fq->count, channels);
+      return es__tensor_error(err, op, f, "filter", ES_EFORMAT,
+                              "has %zu scales for %d output channels", fq->count, channels);
     if (fq->quantized_dimension < 0 || fq->quantized_dimension >= f->rank ||
         f->shape[fq->quantized_dimension] != channels)
-      return es__op_error(err, op, ES_EFORMAT,
-                          "filter quantized dimension %d is not its channel axis %d",
-                          (int)fq->quantized_dimension, chan_axis);
+      return es__tensor_error(err, op, f, "filter", ES_EFORMAT,
+                              "has shape %s: quantized dimension %d is not its channel axis %d",
+                              es__shape_str(f, s1), (int)fq->quantized_dimension, chan_axis);
   }
-  for (size_t c = 0; c < fq->count; c++)
-    if (!(fq->scale[c] >= 0.0f))
-      return es__op_error(err, op, ES_EFORMAT, "filter scale %zu is %g", c,
-                          (double)fq->scale[c]);
   if (b) {
     if ((rc = es__check_type(op, b, ES_TFLITE_INT32, "bias", err)) ||
         (rc = es__check_const(op, b, "bias", err)))
       return rc;
     if (b->count != (size_t)channels)
-      return es__op_error(err, op, ES_EFORMAT, "bias has %zu values for %d output channels",
-                          b->count, channels);
+      return es__tensor_error(err, op, b, "bias", ES_EFORMAT,
+                              "has %zu values for %d output channels", b->count, channels);
   }
   es__conv_params *np =
       realloc(p, sizeof *p + (size_t)channels * (sizeof *p->multiplier + sizeof *p->shift));
@@ -89,13 +71,17 @@ int es__conv_quant(const es_model *m, es__op *op, const es__tensor *in, const es
   p->multiplier = (int32_t *)(p + 1);
   p->shift = (int *)(p->multiplier + channels);
   const float input_scale = in->scale, output_scale = out->scale;
+  char si[ES__SCALE_STR], so[ES__SCALE_STR], what[2 * ES__SCALE_STR + 80];
+  es__scale_str(in, "input", si);
+  es__scale_str(out, "output", so);
   for (int c = 0; c < channels; c++) {
     const float scale = fq->count > 1 ? fq->scale[c] : fq->scale[0];
     const double effective = (double)input_scale * (double)scale / (double)output_scale;
-    es_q_quantize_multiplier(effective, &p->multiplier[c], &p->shift[c]);
-    if (p->shift[c] > 31)
-      return es__op_error(err, op, ES_EFORMAT, "channel %d: effective scale %g is too large", c,
-                          effective);
+    snprintf(what, sizeof what, "channel %d: %s, filter (tensor %d) scale %g, %s", c, si,
+             f->index, (double)scale, so);
+    if ((rc = es__quantize_scale(op, effective, -31, 31, what, &p->multiplier[c], &p->shift[c],
+                                 err)))
+      return rc;
   }
   p->input_offset = -in->zero_point;
   p->output_offset = out->zero_point;
@@ -117,8 +103,14 @@ int es__conv_prepare_start(es_model *m, es__op *op, const es__tensor **in, const
       (rc = es__check_type(op, *out, ES_TFLITE_INT8, "output", err)) ||
       (rc = es__check_const(op, *f, "filter", err)))
     return rc;
-  if ((*in)->rank != 4 || (*f)->rank != 4 || (*out)->rank != 4)
-    return es__op_error(err, op, ES_EFORMAT, "input, filter and output must be 4-D");
+  const es__tensor *const ts[3] = {*in, *f, *out};
+  static const char *const roles[3] = {"input", "filter", "output"};
+  for (int k = 0; k < 3; k++)
+    if (ts[k]->rank != 4) {
+      char s1[ES__SHAPE_STR];
+      return es__tensor_error(err, op, ts[k], roles[k], ES_EFORMAT, "has shape %s: it must be 4-D",
+                              es__shape_str(ts[k], s1));
+    }
   *p = calloc(1, sizeof **p);
   if (!*p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");

@@ -16,15 +16,18 @@ int es__dwconv_prepare(es_model *m, es__op *op, es_error *err)
   int rc = es__conv_prepare_start(m, op, &in, &f, &b, &out, &p, err);
   if (rc)
     return rc;
+  /* DepthwiseConvPerChannel reads filter[0][fy][fx][oc] for oc < out_c, input channel
+   * oc / depth_multiplier */
   const int in_c = in->shape[3], out_c = out->shape[3];
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
   if (f->shape[0] != 1 || f->shape[3] != out_c)
-    return es__op_error(err, op, ES_EFORMAT, "filter shape [%d,%d,%d,%d] does not match %d output "
-                        "channels",
-                        (int)f->shape[0], (int)f->shape[1], (int)f->shape[2], (int)f->shape[3],
-                        out_c);
+    return es__tensor_error(err, op, f, "filter", ES_EFORMAT,
+                            "has shape %s: it must be [1, height, width, %d] for the output %s",
+                            es__shape_str(f, s1), out_c, es__shape_str(out, s2));
   if (in_c <= 0 || out_c % in_c != 0)
-    return es__op_error(err, op, ES_EFORMAT, "output depth %d is not a multiple of input depth %d",
-                        out_c, in_c);
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s: its depth is not a multiple of the input's %s",
+                            es__shape_str(out, s1), es__shape_str(in, s2));
   const int dm = out_c / in_c;
   if (o->depth_multiplier != 0 && o->depth_multiplier != dm)
     return es__op_error(err, op, ES_EFORMAT,
@@ -38,6 +41,8 @@ int es__dwconv_prepare(es_model *m, es__op *op, es_error *err)
   p->depth_multiplier = dm;
   op->macs = (uint64_t)out->count * (uint64_t)f->shape[1] * (uint64_t)f->shape[2];
   op->params = f->count + (b ? b->count : 0);
+  if (out->count == 0) /* nothing to compute: the fast variants run the reference loops */
+    return ES_OK;
   return es__fast_dw_prepare(m, op, err); /* packs the filter for the fast variants */
 }
 
@@ -56,6 +61,8 @@ void es__dwconv_eval_ref(const es__run *r, const es__op *op)
   const int out_h = out_t->shape[1], out_w = out_t->shape[2], out_d = out_t->shape[3];
   const int depth_multiplier = p->depth_multiplier;
   const int32_t input_offset = p->input_offset, output_offset = p->output_offset;
+  if (out_t->count == 0)
+    return;
 
   for (int batch = 0; batch < batches; ++batch) {
     for (int out_y = 0; out_y < out_h; ++out_y) {
@@ -84,7 +91,7 @@ void es__dwconv_eval_ref(const es__run *r, const es__op *op)
             int32_t acc32 = (int32_t)(uint32_t)(uint64_t)acc;
             acc32 = es_q_mul_by_qm(acc32, p->multiplier[output_channel],
                                    p->shift[output_channel]);
-            acc32 += output_offset;
+            acc32 = es_q_add_wrap(acc32, output_offset); /* wraps as TFLM's int32 does */
             acc32 = acc32 < p->act_min ? p->act_min : acc32;
             acc32 = acc32 > p->act_max ? p->act_max : acc32;
             output[(((size_t)batch * out_h + out_y) * out_w + out_x) * out_d + output_channel] =

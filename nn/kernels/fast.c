@@ -419,9 +419,10 @@ static inline int32_t mbqm(int32_t x, int32_t m, int32_t lsh, int32_t rsh, int32
 
 static inline int8_t requant1(const es__requant *rq, int c, uint32_t acc)
 {
-  int32_t v = mbqm((int32_t)acc, rq->mult[c], rq->lsh[c], rq->rsh[c], rq->rmask[c],
-                   rq->rhalf[c]) +
-              rq->output_offset;
+  /* + output_offset wraps as TFLM's int32 does (and vpaddd in fast_x86.c) */
+  int32_t v = (int32_t)((uint32_t)mbqm((int32_t)acc, rq->mult[c], rq->lsh[c], rq->rsh[c],
+                                       rq->rmask[c], rq->rhalf[c]) +
+                        (uint32_t)rq->output_offset);
   v = v < rq->act_min ? rq->act_min : v;
   v = v > rq->act_max ? rq->act_max : v;
   return (int8_t)v;

@@ -4,6 +4,7 @@
  * cut to 16 bits by DownScaleInt32ToInt16Multiplier. The reluish value is rescaled with careful
  * saturation, mapped from [-1, 1] to [0, 1] and multiplied (truncating, not rounding) with the
  * pre-shift output value. The float32 scale products are computed in float, as TFLM does. */
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "nn/kernels/kernels.h"
@@ -33,9 +34,11 @@ int es__hard_swish_prepare(es_model *m, es__op *op, es_error *err)
       (rc = es__check_quantized(op, in, "input", err)) ||
       (rc = es__check_quantized(op, out, "output", err)))
     return rc;
-  if (in->count != out->count)
-    return es__op_error(err, op, ES_EFORMAT, "input has %zu elements, output %zu", in->count,
-                        out->count);
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
+  if (in->count != out->count) /* the kernel reads and writes out->count values */
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s (%zu values), the input %s has %zu", es__shape_str(out, s1),
+                            out->count, es__shape_str(in, s2), in->count);
   hs_params *p = calloc(1, sizeof *p);
   if (!p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");
@@ -44,19 +47,24 @@ int es__hard_swish_prepare(es_model *m, es__op *op, es_error *err)
   p->output_zp = out->zero_point;
   const float hires_input_scale = (1.0f / 128.0f) * in->scale;
   const float reluish_scale = 3.0f / 32768.0f;
+  char si[ES__SCALE_STR], so[ES__SCALE_STR], what[3 * ES__SCALE_STR];
+  es__scale_str(in, "input", si);
+  es__scale_str(out, "output", so);
   int32_t m32;
-  es_q_quantize_multiplier((double)(hires_input_scale / out->scale), &m32, &p->output_exponent);
+  /* TFLM requires input_scale / 128 <= output_scale (no left shift); the int16
+   * RoundingDivideByPOT takes 0 .. 31 */
+  snprintf(what, sizeof what, "%s / 128 / %s (TFLM requires input_scale / 128 <= output_scale)",
+           si, so);
+  if ((rc = es__quantize_scale(op, (double)(hires_input_scale / out->scale), -31, 0, what, &m32,
+                               &p->output_exponent, err)))
+    return rc;
   p->output_multiplier = downscale_to_16(m32);
-  if (p->output_exponent > 0)
-    return es__op_error(err, op, ES_EUNSUPPORTED,
-                        "output scale is too small for the input scale (TFLM requires "
-                        "input_scale / 128 <= output_scale)");
-  es_q_quantize_multiplier((double)(hires_input_scale / reluish_scale), &m32,
-                           &p->reluish_exponent);
+  /* the reluish shift: a saturating left shift (at most 31) or RoundingDivideByPOT (0 .. 31) */
+  snprintf(what, sizeof what, "%s / 128 / (3 / 32768)", si);
+  if ((rc = es__quantize_scale(op, (double)(hires_input_scale / reluish_scale), -31, 31, what,
+                               &m32, &p->reluish_exponent, err)))
+    return rc;
   p->reluish_multiplier = downscale_to_16(m32);
-  if (p->reluish_exponent > 31 || p->output_exponent < -31 || p->reluish_exponent < -31)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "input scale %g is out of range",
-                        (double)in->scale);
   op->macs = out->count;
   return ES_OK;
 }

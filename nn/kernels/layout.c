@@ -43,11 +43,14 @@ int es__pad_prepare(es_model *m, es__op *op, es_error *err)
       (rc = es__check_type(op, pads, ES_TFLITE_INT32, "paddings", err)) ||
       (rc = es__check_const(op, pads, "paddings", err)))
     return rc;
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
   if (in->rank > MAX_DIMS || in->rank != out->rank)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "input rank %d, output rank %d (at most %d)",
-                        in->rank, out->rank, MAX_DIMS);
+    return es__tensor_error(err, op, out, "output", ES_EUNSUPPORTED,
+                            "has shape %s, the input %s (the same rank, at most %d, is needed)",
+                            es__shape_str(out, s1), es__shape_str(in, s2), MAX_DIMS);
   if (pads->rank != 2 || pads->shape[0] != in->rank || pads->shape[1] != 2)
-    return es__op_error(err, op, ES_EFORMAT, "paddings must have shape [%d, 2]", in->rank);
+    return es__tensor_error(err, op, pads, "paddings", ES_EFORMAT,
+                            "has shape %s: it must be [%d,2]", es__shape_str(pads, s1), in->rank);
   layout_params *p = params_new(op, err);
   if (!p)
     return ES_ENOMEM;
@@ -57,11 +60,12 @@ int es__pad_prepare(es_model *m, es__op *op, es_error *err)
     const int32_t b = es__ld_i32(pads->const_data, 2 * (size_t)d);
     const int32_t a = es__ld_i32(pads->const_data, 2 * (size_t)d + 1);
     if (b < 0 || a < 0)
-      return es__op_error(err, op, ES_EFORMAT, "negative padding %d/%d on dimension %d", b, a, d);
+      return es__tensor_error(err, op, pads, "paddings", ES_EFORMAT,
+                              "has a negative padding %d/%d on dimension %d", b, a, d);
     if ((int64_t)in->shape[d] + b + a != out->shape[d])
-      return es__op_error(err, op, ES_EFORMAT,
-                          "output dimension %d is %d, input %d padded by %d + %d", d,
-                          (int)out->shape[d], (int)in->shape[d], b, a);
+      return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                              "has shape %s: dimension %d is not the input's %d padded by %d + %d",
+                              es__shape_str(out, s1), d, (int)in->shape[d], b, a);
     p->in_shape[d] = in->shape[d];
     p->out_shape[d] = out->shape[d];
     p->before[d] = b;
@@ -75,10 +79,11 @@ int es__pad_prepare(es_model *m, es__op *op, es_error *err)
           (rc = es__check_const(op, cv, "constant value", err)))
         return rc;
       if (cv->count != 1)
-        return es__op_error(err, op, ES_EFORMAT, "constant value has %zu elements", cv->count);
+        return es__tensor_error(err, op, cv, "constant value", ES_EFORMAT,
+                                "has %zu elements (1 is read)", cv->count);
       if (cv->src->q.count == 0 || cv->zero_point != out->zero_point || cv->scale != out->scale)
-        return es__op_error(err, op, ES_EUNSUPPORTED,
-                            "constant value must have the output's scale and zero point");
+        return es__tensor_error(err, op, cv, "constant value", ES_EUNSUPPORTED,
+                                "must have the output's scale and zero point");
       v = (int8_t)cv->const_data[0];
     }
     memcpy(p->pad_value, &v, 1);
@@ -87,7 +92,8 @@ int es__pad_prepare(es_model *m, es__op *op, es_error *err)
         (rc = es__check_const(op, cv, "constant value", err)))
       return rc;
     if (cv->count != 1)
-      return es__op_error(err, op, ES_EFORMAT, "constant value has %zu elements", cv->count);
+      return es__tensor_error(err, op, cv, "constant value", ES_EFORMAT,
+                              "has %zu elements (1 is read)", cv->count);
     memcpy(p->pad_value, cv->const_data, p->esize);
   }
   op->macs = 0;
@@ -131,13 +137,20 @@ int es__transpose_prepare(es_model *m, es__op *op, es_error *err)
       (rc = es__check_type(op, perm, ES_TFLITE_INT32, "permutation", err)) ||
       (rc = es__check_const(op, perm, "permutation", err)))
     return rc;
-  if (in->rank > MAX_DIMS || in->rank != out->rank || perm->count != (size_t)in->rank)
-    return es__op_error(err, op, ES_EFORMAT,
-                        "input rank %d, output rank %d, permutation of %zu (at most %d)",
-                        in->rank, out->rank, perm->count, MAX_DIMS);
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
+  if (in->rank > MAX_DIMS || in->rank != out->rank)
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s, the input %s (the same rank, at most %d, is needed)",
+                            es__shape_str(out, s1), es__shape_str(in, s2), MAX_DIMS);
+  if (perm->count != (size_t)in->rank)
+    return es__tensor_error(err, op, perm, "permutation", ES_EFORMAT,
+                            "has %zu values for rank %d", perm->count, in->rank);
   if (in->type == ES_TFLITE_INT8 &&
       (in->zero_point != out->zero_point || in->scale != out->scale))
-    return es__op_error(err, op, ES_EUNSUPPORTED, "input and output quantization differ");
+    return es__tensor_error(err, op, out, "output", ES_EUNSUPPORTED,
+                            "has scale %g and zero point %d, the input %g and %d (they must agree)",
+                            (double)out->scale, (int)out->zero_point, (double)in->scale,
+                            (int)in->zero_point);
   layout_params *p = params_new(op, err);
   if (!p)
     return ES_ENOMEM;
@@ -149,14 +162,15 @@ int es__transpose_prepare(es_model *m, es__op *op, es_error *err)
     if (a < 0)
       a += in->rank; /* TFLM accepts negative entries */
     if (a < 0 || a >= in->rank || seen[a])
-      return es__op_error(err, op, ES_EFORMAT, "permutation is not a permutation of 0..%d",
-                          in->rank - 1);
+      return es__tensor_error(err, op, perm, "permutation", ES_EFORMAT,
+                              "is not a permutation of 0..%d", in->rank - 1);
     seen[a] = true;
     p->perm[d] = a;
     p->in_shape[d] = in->shape[d];
     if (out->shape[d] != in->shape[a])
-      return es__op_error(err, op, ES_EFORMAT, "output dimension %d is %d, expected %d", d,
-                          (int)out->shape[d], (int)in->shape[a]);
+      return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                              "has shape %s: dimension %d is not the input %s's dimension %d",
+                              es__shape_str(out, s1), d, es__shape_str(in, s2), (int)a);
     p->out_shape[d] = out->shape[d];
   }
   op->params = perm->count;
@@ -199,9 +213,10 @@ int es__concat_prepare(es_model *m, es__op *op, es_error *err)
   if (o->activation != ES_ACT_NONE)
     return es__op_error(err, op, ES_EUNSUPPORTED, "fused activation %d (TFLM requires none)",
                         o->activation);
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
   if (out->rank < 1 || out->rank > MAX_DIMS)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "output rank %d (1 to %d)", out->rank,
-                        MAX_DIMS);
+    return es__tensor_error(err, op, out, "output", ES_EUNSUPPORTED, "has shape %s (rank 1 to %d)",
+                            es__shape_str(out, s1), MAX_DIMS);
   const int axis = o->axis < 0 ? o->axis + out->rank : o->axis;
   if (axis < 0 || axis >= out->rank)
     return es__op_error(err, op, ES_EFORMAT, "axis %d outside rank %d", o->axis, out->rank);
@@ -216,17 +231,20 @@ int es__concat_prepare(es_model *m, es__op *op, es_error *err)
         (rc = es__check_quantized(op, in, "input", err)))
       return rc;
     if (in->rank != out->rank)
-      return es__op_error(err, op, ES_EFORMAT, "input %zu has rank %d, output %d", k, in->rank,
-                          out->rank);
+      return es__tensor_error(err, op, in, "input", ES_EFORMAT,
+                              "%zu has shape %s, the output %s: the ranks differ", k,
+                              es__shape_str(in, s1), es__shape_str(out, s2));
     for (int d = 0; d < out->rank; d++)
       if (d != axis && in->shape[d] != out->shape[d])
-        return es__op_error(err, op, ES_EFORMAT, "input %zu differs from the output in "
-                            "dimension %d", k, d);
+        return es__tensor_error(err, op, in, "input", ES_EFORMAT,
+                                "%zu has shape %s, the output %s: dimension %d differs", k,
+                                es__shape_str(in, s1), es__shape_str(out, s2), d);
     total += in->shape[axis];
   }
   if (total != out->shape[axis])
-    return es__op_error(err, op, ES_EFORMAT, "inputs add up to %lld along axis %d, output has %d",
-                        (long long)total, axis, (int)out->shape[axis]);
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s: the inputs add up to %lld along axis %d",
+                            es__shape_str(out, s1), (long long)total, axis);
   layout_params *p = params_new(op, err);
   if (!p)
     return ES_ENOMEM;

@@ -6,6 +6,7 @@
  * in 64 bits, and MultiplyByQuantizedMultiplier(sum - input_zero_point * count) + output zero
  * point, clamped. Axes may be negative and repeated (TFLM's ResolveAxis). An empty reduction
  * (count 0) writes zeros, as TFLM's early return leaves its zero-initialised output. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,11 +37,13 @@ int es__mean_prepare(es_model *m, es__op *op, es_error *err)
       (rc = es__check_quantized(op, in, "input", err)) ||
       (rc = es__check_quantized(op, out, "output", err)))
     return rc;
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
   if (in->rank < 1 || in->rank > MAX_DIMS)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "input rank %d (1 to %d)", in->rank, MAX_DIMS);
+    return es__tensor_error(err, op, in, "input", ES_EUNSUPPORTED, "has shape %s (rank 1 to %d)",
+                            es__shape_str(in, s1), MAX_DIMS);
   if (ax->count < 1 || ax->count > (size_t)in->rank)
-    return es__op_error(err, op, ES_EFORMAT, "axis has %zu values for rank %d", ax->count,
-                        in->rank);
+    return es__tensor_error(err, op, ax, "axis", ES_EFORMAT, "has %zu values for rank %d",
+                            ax->count, in->rank);
   mean_params *p = calloc(1, sizeof *p);
   if (!p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");
@@ -52,8 +55,8 @@ int es__mean_prepare(es_model *m, es__op *op, es_error *err)
     if (a < 0)
       a += in->rank;
     if (a < 0 || a >= in->rank)
-      return es__op_error(err, op, ES_EFORMAT, "axis %d outside rank %d",
-                          (int)es__ld_i32(ax->const_data, k), in->rank);
+      return es__tensor_error(err, op, ax, "axis", ES_EFORMAT, "value %d is outside rank %d",
+                              (int)es__ld_i32(ax->const_data, k), in->rank);
     p->reduced[a] = true;
   }
   /* the output must hold the input with the reduced dimensions removed or kept as 1 */
@@ -68,18 +71,25 @@ int es__mean_prepare(es_model *m, es__op *op, es_error *err)
     if (p->reduced[d])
       p->count *= in->shape[d];
   const bool keep = op->src->opts.keep_dims;
+  /* the kernel writes one value per combination of the kept dimensions' indices */
   if (out->count != out_count || (keep && out->rank != in->rank))
-    return es__op_error(err, op, ES_EFORMAT, "output shape does not match the reduction");
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s, which does not match the reduction of the input %s",
+                            es__shape_str(out, s1), es__shape_str(in, s2));
   if (keep)
     for (int d = 0; d < in->rank; d++)
       if (out->shape[d] != (p->reduced[d] ? 1 : in->shape[d]))
-        return es__op_error(err, op, ES_EFORMAT, "output dimension %d is %d", d,
-                            (int)out->shape[d]);
+        return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                                "has shape %s: dimension %d is not that of the input %s kept",
+                                es__shape_str(out, s1), d, es__shape_str(in, s2));
   p->input_zp = in->zero_point;
   p->output_zp = out->zero_point;
-  es_q_quantize_multiplier((double)in->scale / (double)out->scale, &p->multiplier, &p->shift);
-  if (p->shift > 31)
-    return es__op_error(err, op, ES_EFORMAT, "input/output scale ratio is too large");
+  char si[ES__SCALE_STR], so[ES__SCALE_STR], what[2 * ES__SCALE_STR + 8];
+  snprintf(what, sizeof what, "%s / %s", es__scale_str(in, "input", si),
+           es__scale_str(out, "output", so));
+  if ((rc = es__quantize_scale(op, (double)in->scale / (double)out->scale, -31, 31, what,
+                               &p->multiplier, &p->shift, err)))
+    return rc;
   if (p->count > 0) { /* es_q_quantize_multiplier keeps shift >= -31, so 31 + shift >= 0 */
     int shift = 63 - __builtin_clzll((unsigned long long)p->count);
     shift = shift < 32 ? shift : 32;
@@ -127,6 +137,7 @@ void es__mean_eval_ref(const es__run *r, const es__op *op)
   const uint64_t zp_count = (uint64_t)((int64_t)p->input_zp * p->count);
   for (size_t i = 0; i < n_out; i++) {
     const int32_t shifted = (int32_t)(uint32_t)((uint64_t)(int64_t)(int32_t)sum[i] - zp_count);
-    out[i] = (int8_t)clamp8(es_q_mul_by_qm(shifted, p->multiplier, p->shift) + p->output_zp);
+    out[i] = (int8_t)clamp8(
+        es_q_add_wrap(es_q_mul_by_qm(shifted, p->multiplier, p->shift), p->output_zp));
   }
 }

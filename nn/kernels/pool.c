@@ -21,34 +21,36 @@ int es__pool_prepare(es_model *m, es__op *op, es_error *err)
   if ((rc = es__check_type(op, out, ES_TFLITE_INT8, "output", err)) ||
       (rc = es__check_quantized(op, out, "output", err)))
     return rc;
-  if (in->rank != 4 || out->rank != 4)
-    return es__op_error(err, op, ES_EFORMAT, "input and output must be 4-D");
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
+  if (in->rank != 4)
+    return es__tensor_error(err, op, in, "input", ES_EFORMAT, "has shape %s: it must be 4-D",
+                            es__shape_str(in, s1));
+  if (out->rank != 4)
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT, "has shape %s: it must be 4-D",
+                            es__shape_str(out, s1));
   if (in->shape[0] != out->shape[0] || in->shape[3] != out->shape[3])
-    return es__op_error(err, op, ES_EFORMAT, "input and output batch or depth differ");
-  if (o->stride_w <= 0 || o->stride_h <= 0 || o->filter_w <= 0 || o->filter_h <= 0 ||
-      o->stride_w > 65536 || o->stride_h > 65536 || o->filter_w > 65536 || o->filter_h > 65536)
-    return es__op_error(err, op, ES_EFORMAT, "stride %dx%d or filter %dx%d out of range",
-                        o->stride_w, o->stride_h, o->filter_w, o->filter_h);
-  if (o->padding != ES_PAD_SAME && o->padding != ES_PAD_VALID)
-    return es__op_error(err, op, ES_EUNSUPPORTED, "padding %d is not SAME or VALID", o->padding);
-  const int out_w = es__out_size(o->padding, in->shape[2], o->filter_w, o->stride_w, 1);
-  const int out_h = es__out_size(o->padding, in->shape[1], o->filter_h, o->stride_h, 1);
-  if (out_w != out->shape[2] || out_h != out->shape[1])
-    return es__op_error(err, op, ES_EFORMAT, "output is %dx%d but the window gives %dx%d",
-                        (int)out->shape[1], (int)out->shape[2], out_h, out_w);
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s: its batch or depth differs from the input's %s",
+                            es__shape_str(out, s1), es__shape_str(in, s2));
   pool_params *p = calloc(1, sizeof *p);
   if (!p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");
   op->data = p;
+  if ((rc = es__window(op, in, out, "height", o->padding, in->shape[1], out->shape[1],
+                       o->filter_h, o->stride_h, 1, &p->pad_h, err)) ||
+      (rc = es__window(op, in, out, "width", o->padding, in->shape[2], out->shape[2], o->filter_w,
+                       o->stride_w, 1, &p->pad_w, err)))
+    return rc;
   p->stride_w = o->stride_w;
   p->stride_h = o->stride_h;
   p->filter_w = o->filter_w;
   p->filter_h = o->filter_h;
-  p->pad_w = es__padding(o->stride_w, 1, in->shape[2], o->filter_w, out_w);
-  p->pad_h = es__padding(o->stride_h, 1, in->shape[1], o->filter_h, out_h);
   if ((rc = es__act_range(op, out, o->activation, &p->act_min, &p->act_max, err)))
     return rc;
-  op->macs = (uint64_t)out->count * (uint64_t)o->filter_w * (uint64_t)o->filter_h;
+  /* window reads: the window clipped to the image (a filter larger than the image reads it) */
+  const uint64_t fw = (uint64_t)(o->filter_w < in->shape[2] ? o->filter_w : in->shape[2]);
+  const uint64_t fh = (uint64_t)(o->filter_h < in->shape[1] ? o->filter_h : in->shape[1]);
+  op->macs = (uint64_t)out->count * fw * fh;
   return ES_OK;
 }
 
@@ -62,6 +64,8 @@ static void pool(const es__run *r, const es__op *op, int is_max)
   const int batches = in_t->shape[0], in_h = in_t->shape[1], in_w = in_t->shape[2],
             depth = in_t->shape[3];
   const int out_h = out_t->shape[1], out_w = out_t->shape[2];
+  if (out_t->count == 0)
+    return;
   for (int batch = 0; batch < batches; ++batch) {
     for (int out_y = 0; out_y < out_h; ++out_y) {
       for (int out_x = 0; out_x < out_w; ++out_x) {

@@ -10,12 +10,14 @@ int es__reshape_prepare(es_model *m, es__op *op, es_error *err)
   if ((rc = es__check_io(m, op, 1, op->opcode == ES_OP_RESHAPE ? 2 : 1, 1, err)))
     return rc;
   const es__tensor *in = es__in(m, op, 0), *out = es__out(m, op, 0);
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
   if (in->type != out->type)
-    return es__op_error(err, op, ES_EFORMAT, "input is %s but output is %s",
-                        es_tflite_type_name(in->type), es_tflite_type_name(out->type));
-  if (in->count != out->count)
-    return es__op_error(err, op, ES_EFORMAT, "input has %zu elements, output %zu", in->count,
-                        out->count);
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT, "is %s, the input %s",
+                            es_tflite_type_name(out->type), es_tflite_type_name(in->type));
+  if (in->count != out->count) /* the kernel copies out->bytes */
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s (%zu values), the input %s has %zu", es__shape_str(out, s1),
+                            out->count, es__shape_str(in, s2), in->count);
   return ES_OK;
 }
 

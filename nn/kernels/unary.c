@@ -6,6 +6,7 @@
  * round(), or int8 -> int8 requantization) and DEQUANTIZE (int8 -> float32 via a double
  * product). */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -30,9 +31,11 @@ int es__unary_prepare(es_model *m, es__op *op, es_error *err)
   if ((rc = es__check_io(m, op, 1, 1, 1, err)))
     return rc;
   const es__tensor *in = es__in(m, op, 0), *out = es__out(m, op, 0);
-  if (in->count != out->count)
-    return es__op_error(err, op, ES_EFORMAT, "input has %zu elements, output %zu", in->count,
-                        out->count);
+  char s1[ES__SHAPE_STR], s2[ES__SHAPE_STR];
+  if (in->count != out->count) /* the kernels read and write out->count values */
+    return es__tensor_error(err, op, out, "output", ES_EFORMAT,
+                            "has shape %s (%zu values), the input %s has %zu", es__shape_str(out, s1),
+                            out->count, es__shape_str(in, s2), in->count);
   unary_params *p = calloc(1, sizeof *p);
   if (!p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");
@@ -47,11 +50,14 @@ int es__unary_prepare(es_model *m, es__op *op, es_error *err)
     return rc;
   p->input_zp = in->zero_point;
   p->output_zp = out->zero_point;
+  char si[ES__SCALE_STR], so[ES__SCALE_STR], what[2 * ES__SCALE_STR + 8];
+  snprintf(what, sizeof what, "%s / %s", es__scale_str(in, "input", si),
+           es__scale_str(out, "output", so));
   switch (op->opcode) {
   case ES_OP_RELU: {
-    es_q_quantize_multiplier((double)in->scale / (double)out->scale, &p->multiplier, &p->shift);
-    if (p->shift > 31)
-      return es__op_error(err, op, ES_EFORMAT, "input/output scale ratio is too large");
+    if ((rc = es__quantize_scale(op, (double)in->scale / (double)out->scale, -31, 31, what,
+                                 &p->multiplier, &p->shift, err)))
+      return rc;
     const int32_t zero = out->zero_point + (int32_t)roundf(0.0f / out->scale);
     p->lo = zero > -128 ? zero : -128;
     p->hi = 127;
@@ -60,7 +66,8 @@ int es__unary_prepare(es_model *m, es__op *op, es_error *err)
   case ES_OP_RELU6: {
     const float six = roundf(6.0f / in->scale) + (float)in->zero_point;
     if (!(six > -1e9f && six < 1e9f))
-      return es__op_error(err, op, ES_EFORMAT, "input scale makes 6.0 unrepresentable");
+      return es__tensor_error(err, op, in, "input", ES_EFORMAT,
+                              "has scale %g: 6.0 is not representable", (double)in->scale);
     int32_t s = (int32_t)six;
     p->lo = in->zero_point;
     p->hi = s < -128 ? -128 : s > 127 ? 127 : s;
@@ -69,26 +76,33 @@ int es__unary_prepare(es_model *m, es__op *op, es_error *err)
   case ES_OP_LOGISTIC:
   case ES_OP_TANH: {
     if (op->opcode == ES_OP_LOGISTIC && out->zero_point != -128)
-      return es__op_error(err, op, ES_EUNSUPPORTED, "int8 output zero point must be -128");
+      return es__tensor_error(err, op, out, "output", ES_EUNSUPPORTED,
+                              "has zero point %d: int8 LOGISTIC needs -128", (int)out->zero_point);
     const double real = (double)in->scale * (double)(1 << (31 - INPUT_INTEGER_BITS));
     int e;
     const double q = frexp(real, &e);
-    p->multiplier = (int32_t)(uint32_t)(int64_t)round(q * (double)(INT64_C(1) << 31));
+    /* q * 2^31 never rounds up to 2^31: a float scale times 2^27 has at most 24 significant
+     * bits */
+    p->multiplier = (int32_t)(int64_t)round(q * (double)(INT64_C(1) << 31));
     p->shift = e;
-    if (e > 31 || e < -31)
-      return es__op_error(err, op, ES_EUNSUPPORTED, "input scale %g is out of range",
-                          (double)in->scale);
+    /* TFLM's CalculateInputRadius divides by 1LL << input_left_shift (undefined for a negative
+     * shift: an input scale below 2^-28), and MultiplyByQuantizedMultiplier shifts left by at
+     * most 31 */
+    if (e < 0 || e > 31)
+      return es__tensor_error(err, op, in, "input", ES_EUNSUPPORTED,
+                              "has scale %g: the fixed-point input left shift would be %d, "
+                              "outside the 0 to 31 TFLM's arithmetic supports (scales 2^-28 to "
+                              "below 16)",
+                              (double)in->scale, e);
     p->radius = es_q_input_radius(INPUT_INTEGER_BITS, e, 31);
     break;
   }
   case ES_OP_QUANTIZE:
     if (in->type == ES_TFLITE_FLOAT32) {
       p->fscale = (float)(double)out->scale;
-    } else {
-      const double real = (double)in->scale / (double)out->scale;
-      es_q_quantize_multiplier(real, &p->multiplier, &p->shift);
-      if (p->shift > 31)
-        return es__op_error(err, op, ES_EFORMAT, "requantization scale %g is too large", real);
+    } else if ((rc = es__quantize_scale(op, (double)in->scale / (double)out->scale, -31, 31,
+                                          what, &p->multiplier, &p->shift, err))) {
+      return rc;
     }
     break;
   case ES_OP_DEQUANTIZE:
@@ -108,7 +122,8 @@ void es__relu_eval_ref(const es__run *r, const es__op *op)
   const size_t n = es__out(r->m, op, 0)->count;
   for (size_t i = 0; i < n; i++) {
     const int32_t val = in[i];
-    int32_t clamped = p->output_zp + es_q_mul_by_qm(val - p->input_zp, p->multiplier, p->shift);
+    int32_t clamped =
+        es_q_add_wrap(p->output_zp, es_q_mul_by_qm(val - p->input_zp, p->multiplier, p->shift));
     clamped = clamped < p->lo ? p->lo : clamped;
     clamped = clamped > p->hi ? p->hi : clamped;
     out[i] = (int8_t)clamped;
@@ -192,7 +207,8 @@ void es__quantize_eval_ref(const es__run *r, const es__op *op)
   }
   const int8_t *in = es__in_data(r, op, 0);
   for (size_t i = 0; i < n; i++) {
-    int32_t v = es_q_mul_by_qm((int32_t)in[i] - p->input_zp, p->multiplier, p->shift) + p->output_zp;
+    int32_t v = es_q_add_wrap(es_q_mul_by_qm((int32_t)in[i] - p->input_zp, p->multiplier, p->shift),
+                              p->output_zp);
     out[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
   }
 }
