@@ -110,7 +110,8 @@ int main(int argc, char **argv)
       if (strcmp(optarg, "train")) {
         free(items);
         return es_cli_usage_error(prog, usage, "--split '%s': only the train split is "
-                                  "augmented (validation and held-out sets never are)", optarg);
+                                  "augmented (validation and held-out sets never are)",
+                                  es_show(optarg));
       }
       break;
     case OPT_PREVIEW: preview = optarg; break;
@@ -136,7 +137,7 @@ int main(int argc, char **argv)
   }
   if (optind < argc) {
     free(items);
-    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", es_show(argv[optind]));
   }
   const char *root = es_cli_dataset(dataset_opt);
   if (!root) {
@@ -159,7 +160,7 @@ int main(int argc, char **argv)
   }
   if (!dry && es_store_lock(&st, 0, NULL) != ES_OK) {
     if (!quiet)
-      es_cli_error(prog, "waiting for another edgeset process to release '%s'", root);
+      es_cli_error(prog, "waiting for another edgeset process to release '%s'", es_show(root));
     if ((rc = es_store_lock(&st, 1, &err))) {
       status = es_cli_fail(prog, rc, &err);
       goto cleanup;
@@ -202,7 +203,7 @@ int main(int argc, char **argv)
       json_decref(j);
     }
   } else if (!quiet) {
-    printf("augment of %s: %zu train sources (%zu items outside train left alone)\n", root,
+    printf("augment of %s: %zu train sources (%zu items outside train left alone)\n", es_show(root),
            sum.sources, sum.skipped_not_train);
     printf("  %zu new variants%s, %zu already present, %zu unchanged (no operation fired), "
            "%zu duplicates of existing items\n",
@@ -211,7 +212,7 @@ int main(int argc, char **argv)
     if (sum.sources_unreadable)
       printf("  %zu sources could not be read (see the warnings)\n", sum.sources_unreadable);
     if (preview)
-      printf("  contact sheet: %s\n", preview);
+      printf("  contact sheet: %s\n", es_show(preview));
     printf("dataset: %zu items\n", sum.items_total);
   }
   json_decref(problems);

@@ -8,7 +8,8 @@
  *    decode, compute the pixel hash, phash and stats, and store the object.
  * 3. In the canonical order (paths sorted bytewise), decide what each input is: new item,
  *    occurrence, or quarantine line; then derive clusters (cluster.c).
- * 4. Commit: quarantine lines appended, the manifest replaced (the commit point), the ledger
+ * 4. Commit: quarantine lines appended, objects published, the new manifest written, a new
+ *    batch's ledger record appended, the manifest renamed (the commit point), the collect
  *    record appended.
  * Objects are written before the manifest that refers to them; an object left behind by a
  * killed run is simply re-used by the next one. */
@@ -234,6 +235,26 @@ static char *format_local_time(time_t t)
   return strdup(buf);
 }
 
+/* What is wrong with JSON that jansson refused, in words that quote nothing of it: jansson's own
+ * text shows the token it stopped at ("invalid token near 'root:x:0'") or a byte's value, and a
+ * quarantine record never copies the contents of a file (the "sidecar" may be a link to any
+ * file). */
+static const char *json_problem(const json_error_t *je)
+{
+  switch (json_error_code(je)) {
+  case json_error_out_of_memory: return "out of memory";
+  case json_error_stack_overflow: return "nested too deeply";
+  case json_error_invalid_utf8: return "not valid UTF-8";
+  case json_error_premature_end_of_input: return "ends before the JSON value does";
+  case json_error_end_of_input_expected: return "more after the JSON value";
+  case json_error_null_character: return "a NUL byte";
+  case json_error_null_byte_in_key: return "a NUL byte in a key";
+  case json_error_duplicate_key: return "a duplicate key";
+  case json_error_numeric_overflow: return "a number out of range";
+  default: return "not valid JSON";
+  }
+}
+
 /* Reads "<path>.json" when present: device and time. A sidecar that exists but is not a JSON
  * object with string fields is reported in *bad (malloc'd reason). */
 static void read_sidecar(const char *path, char **bad, char **device, char **time_s)
@@ -244,16 +265,29 @@ static void read_sidecar(const char *path, char **bad, char **device, char **tim
     return;
   memcpy(sp, path, n);
   memcpy(sp + n, ".json", 6);
-  FILE *f = fopen(sp, "rb");
+  /* Not blocking on a FIFO or a device that happens to have the sidecar's name. */
+  int fd = open(sp, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
   free(sp);
-  if (!f)
+  if (fd < 0)
     return;
+  struct stat sb;
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    close(fd);
+    *bad = strdup("bad sidecar: not a regular file");
+    return;
+  }
+  FILE *f = fdopen(fd, "rb");
+  if (!f) {
+    close(fd);
+    return;
+  }
   json_error_t je;
   json_t *j = json_loadf(f, JSON_REJECT_DUPLICATES, &je);
   fclose(f);
   char why[300] = "";
   if (!j)
-    snprintf(why, sizeof why, "bad sidecar: line %d: %s", je.line, je.text);
+    snprintf(why, sizeof why, "bad sidecar: line %d, column %d: %s", je.line, je.column,
+             json_problem(&je));
   else if (!json_is_object(j))
     snprintf(why, sizeof why, "bad sidecar: not a JSON object");
   else {
@@ -286,7 +320,12 @@ static int decode_input(rec *r, const run *R, const uint8_t *buf, size_t len,
                : rc == ES_ELIMIT     ? ES_Q_TOO_LARGE
                : rc == ES_ENOMEM     ? ES_Q_TOO_LARGE
                                      : ES_Q_CORRUPT;
-    set_quarantine(r, code, "%s", derr.msg[0] ? derr.msg : es_code_name(rc));
+    if (code == ES_Q_UNSUPPORTED && !es_format_sniff(buf, len))
+      /* The decoder's message shows the first bytes, which a record must not keep: the input
+       * may be a link to any file (/etc/passwd). Its hash is kept in the record (`id`). */
+      set_quarantine(r, code, "unknown format (not an image)");
+    else
+      set_quarantine(r, code, "%s", derr.msg[0] ? derr.msg : es_code_name(rc));
     return ES_OK;
   }
   r->format = info->format;
@@ -539,6 +578,25 @@ json_t *es_collect_summary_json(const es_collect_summary *s)
   return summary_json(s);
 }
 
+/* The ledger record that gives a new batch its sequence number. It is appended only when the
+ * run commits: after every object, quarantine line and the new manifest's bytes are durable,
+ * just before the manifest's rename, so that a run that fails (a full disk) leaves no batch
+ * record, while every batch a manifest names has its record before that manifest appears. */
+static int append_batch_record(void *ctx, es_error *err)
+{
+  run *R = ctx;
+  char now[32];
+  es_store_now(now);
+  size_t seq = 0;
+  es_strmap_get(&R->batch_seq, R->o->batch, &seq);
+  json_t *b = json_pack("{s:s, s:s, s:s, s:I}", "type", "batch", "time", now, "batch",
+                        R->o->batch, "seq", (json_int_t)seq);
+  int rc = b ? es_store_append(R->st, "ledger.jsonl", b, err)
+             : es_error_set(err, ES_ENOMEM, "out of memory");
+  json_decref(b);
+  return rc;
+}
+
 static int commit(run *R, const es_collect_summary *sum, es_error *err)
 {
   /* Objects first, then the manifest that names them (the commit point), then index.bin. The
@@ -564,7 +622,8 @@ static int commit(run *R, const es_collect_summary *sum, es_error *err)
     free(bytes);
     return rc;
   }
-  if ((rc = es_index_commit_serialized(R->st, &R->m, bytes, len, NULL, err)))
+  if ((rc = es_index_commit_serialized(R->st, &R->m, bytes, len, NULL, R->batch_known ? NULL :
+                                        append_batch_record, R, err)))
     return rc;
   char now[32];
   es_store_now(now);
@@ -635,20 +694,6 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
   if (!(R.objects = es_object_batch_new(err))) {
     rc = ES_ENOMEM;
     goto cleanup;
-  }
-
-  /* The batch gets its sequence number in the ledger before anything refers to it. */
-  if (!R.batch_known && !o->dry_run) {
-    char now[32];
-    es_store_now(now);
-    size_t seq = 0;
-    es_strmap_get(&R.batch_seq, o->batch, &seq);
-    json_t *b = json_pack("{s:s, s:s, s:s, s:I}", "type", "batch", "time", now, "batch",
-                          o->batch, "seq", (json_int_t)seq);
-    rc = b ? es_store_append(st, "ledger.jsonl", b, err) : es_error_set(err, ES_ENOMEM, "out of memory");
-    json_decref(b);
-    if (rc)
-      goto cleanup;
   }
 
   volatile int failed = 0;

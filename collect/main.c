@@ -104,7 +104,7 @@ static void show_progress(void *ctx, size_t done, size_t total)
 
 static void print_text(const es_collect_summary *s, const char *root)
 {
-  printf("batch %s into %s: %zu inputs\n", s->batch, root, s->inputs);
+  printf("batch %s into %s: %zu inputs\n", es_show(s->batch), es_show(root), s->inputs);
   printf("  %zu new items, %zu exact duplicates, %zu pixel duplicates, %zu already collected\n",
          s->new_items, s->exact_duplicates, s->pixel_duplicates, s->already_collected);
   printf("  %zu near duplicates joined existing clusters\n", s->near_duplicates);
@@ -241,13 +241,19 @@ int main(int argc, char **argv)
     status = ES_EXIT_USAGE;
     goto cleanup;
   }
-  if (es_store_lock(&st, 0, NULL) != ES_OK) {
+  /* A dry run writes nothing: a reader's lock, which works on a read-only dataset. We say we
+   * are waiting only when another process holds the lock; any other failure (a read-only file
+   * system, no permission) is the error itself. */
+  int lock_flags = dry ? ES_LOCK_SHARED : 0, busy = 0;
+  rc = es_store_lock_ex(&st, lock_flags, &busy, &err);
+  if (rc && busy) {
     if (!quiet)
       es_cli_error(prog, "waiting for another edgeset process to release '%s'", root);
-    if ((rc = es_store_lock(&st, 1, &err))) {
-      status = es_cli_fail(prog, rc, &err);
-      goto cleanup;
-    }
+    rc = es_store_lock_ex(&st, lock_flags | ES_LOCK_WAIT, NULL, &err);
+  }
+  if (rc) {
+    status = es_cli_fail(prog, rc, &err);
+    goto cleanup;
   }
   if (!batch) {
     char now[32];

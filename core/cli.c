@@ -1,6 +1,8 @@
 /* Shared command-line conventions: version text, error format, dataset and jobs options. */
 #include "core/cli.h"
 
+#include "core/show.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -12,13 +14,23 @@ void es_cli_version(const char *prog)
   printf("%s (edgeset) %s\n", prog, EDGESET_VERSION);
 }
 
+/* The one place a diagnostic line is printed: "<prog>: <msg>\n" on stderr, the message shown
+ * as core/show.h says (control characters and invalid UTF-8 escaped, cut after
+ * ES_SHOW_LINE_MAX bytes), whatever reached it without es_show(). */
+static void print_line(const char *prog, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
+static void print_line(const char *prog, const char *fmt, va_list ap)
+{
+  char shown[ES_SHOW_LINE_MAX + 48];
+  es_show_vline(shown, sizeof shown, fmt, ap);
+  fprintf(stderr, "%s: %s\n", prog, shown);
+}
+
 void es_cli_error(const char *prog, const char *fmt, ...)
 {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: ", prog);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  print_line(prog, fmt, ap);
   va_end(ap);
 }
 
@@ -32,9 +44,7 @@ int es_cli_usage_error(const char *prog, const char *usage, const char *fmt, ...
 {
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "%s: ", prog);
-  vfprintf(stderr, fmt, ap);
-  fputc('\n', stderr);
+  print_line(prog, fmt, ap);
   va_end(ap);
   const char *nl = strchr(usage, '\n');
   fprintf(stderr, "usage: %.*s\ntry '%s --help'\n", nl ? (int)(nl - usage) : (int)strlen(usage),
@@ -45,8 +55,9 @@ int es_cli_usage_error(const char *prog, const char *usage, const char *fmt, ...
 int es_cli_bad_option(const char *prog, const char *usage, int c, char *const argv[])
 {
   if (c == ':')
-    return es_cli_usage_error(prog, usage, "option '%s' needs a value", argv[optind - 1]);
-  return es_cli_usage_error(prog, usage, "unknown option '%s'", argv[optind - 1]);
+    return es_cli_usage_error(prog, usage, "option '%s' needs a value",
+                              es_show(argv[optind - 1]));
+  return es_cli_usage_error(prog, usage, "unknown option '%s'", es_show(argv[optind - 1]));
 }
 
 const char *es_cli_dataset(const char *opt)
@@ -63,12 +74,14 @@ int es_cli_parse_uint(const char *s, unsigned long long min, unsigned long long 
   char *end = NULL;
   errno = 0;
   if (!s || !*s || *s == '-' || *s == '+')
-    return es_error_set(err, ES_EUSAGE, "'%s' is not a non-negative integer", s ? s : "");
+    return es_error_set(err, ES_EUSAGE, "'%s' is not a non-negative integer",
+                        es_show(s ? s : ""));
   unsigned long long v = strtoull(s, &end, 10);
   if (errno || *end)
-    return es_error_set(err, ES_EUSAGE, "'%s' is not a non-negative integer", s);
+    return es_error_set(err, ES_EUSAGE, "'%s' is not a non-negative integer", es_show(s));
   if (v < min || v > max)
-    return es_error_set(err, ES_EUSAGE, "'%s' is out of range (%llu to %llu)", s, min, max);
+    return es_error_set(err, ES_EUSAGE, "'%s' is out of range (%llu to %llu)", es_show(s), min,
+                        max);
   *out = v;
   return ES_OK;
 }

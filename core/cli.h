@@ -1,17 +1,21 @@
 /* What every program shares on the command line: --version text, the dataset directory from
  * -d or EDGESET_DATASET, --jobs, and error printing in git's style
- * ("edgeset-collect: cannot decode 'x.jpg': truncated JPEG"). */
+ * ("edgeset-collect: cannot decode 'x.jpg': truncated JPEG"). Every diagnostic line goes out
+ * through es_cli_error() and its siblings here, which show it as core/show.h says: control
+ * characters and invalid UTF-8 escaped as \xHH, cut after ES_SHOW_LINE_MAX bytes. A value from
+ * outside enters a message through es_show() (escaped, cut after ES_SHOW_MAX bytes). */
 #ifndef ES_CLI_H
 #define ES_CLI_H
 
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/show.h"
 
 /* Prints "<prog> (edgeset) VERSION" to stdout. */
 void es_cli_version(const char *prog);
 
-/* Prints "<prog>: <msg>\n" to stderr. */
+/* Prints "<prog>: <msg>\n" to stderr, msg shown (escaped and cut) as core/show.h says. */
 void es_cli_error(const char *prog, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Prints "<prog>: <err->msg>" and returns es_exit_status(code). */

@@ -231,11 +231,18 @@ static int tmp_write(const es_store *st, int tdfd, const char *tname, const void
   return ES_OK;
 }
 
-/* Renames the temporary over its final name and makes the rename durable. */
+/* Renames the temporary over its final name and makes the rename durable; before(ctx), when
+ * given, runs just before the rename, and its failure leaves the old file in place. */
 static int tmp_publish(const es_store *st, int tdfd, const char *tname, int dfd,
-                       const char *base, const char *name, const char *what, es_error *err)
+                       const char *base, const char *name, const char *what,
+                       int (*before)(void *ctx, es_error *err), void *ctx, es_error *err)
 {
   crash_point(st, what, "data");
+  int rc = before ? before(ctx, err) : ES_OK;
+  if (rc) {
+    unlinkat(tdfd, tname, 0);
+    return rc;
+  }
   if (renameat(tdfd, tname, dfd, base) != 0) {
     int e = errno;
     unlinkat(tdfd, tname, 0);
@@ -605,25 +612,62 @@ static void clean_stale_tmp(const es_store *st)
   close(fd);
 }
 
-int es_store_lock(es_store *st, int wait, es_error *err)
+/* Opens DATASET/.lock for a lock of the given kind. A writer's lock needs a .lock it may create
+ * and write to; a reader's opens it read-only, so that it works on a read-only dataset (flock
+ * needs no write access). *none is set when a reader finds no .lock and cannot create one:
+ * nothing writes the dataset through this file system then, so it proceeds without a lock. */
+static int open_lock_file(const es_store *st, int shared, int *none, es_error *err)
 {
-  if (st->lockfd >= 0)
-    return ES_OK;
-  int fd = openat(st->dirfd, LOCK_FILE, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  *none = 0;
+  int fd = openat(st->dirfd, LOCK_FILE,
+                  (shared ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0666);
+  if (fd < 0 && shared && errno == ENOENT) {
+    fd = openat(st->dirfd, LOCK_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
+      *none = 1;
+      return -1;
+    }
+  }
   if (fd < 0)
-    return es_error_errno(err, ES_EIO, errno, "cannot lock dataset '%s'", st->root);
-  while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) != 0) {
+    return es_error_errno(err, ES_EIO, errno, "cannot lock '%s/" LOCK_FILE "'", st->root);
+  return fd;
+}
+
+int es_store_lock_ex(es_store *st, int flags, int *busy, es_error *err)
+{
+  int shared = (flags & ES_LOCK_SHARED) != 0, wait = (flags & ES_LOCK_WAIT) != 0;
+  if (busy)
+    *busy = 0;
+  if (st->lockfd >= 0 && (shared || !st->lock_shared))
+    return ES_OK; /* held already, at least as strong as asked */
+  if (st->lockfd >= 0) /* flock's conversion is not atomic: a reader never becomes a writer */
+    return es_error_set(err, ES_EINTERNAL, "dataset '%s': a reader's lock cannot become a "
+                        "writer's", st->root);
+  int none = 0, fd = open_lock_file(st, shared, &none, err);
+  if (fd < 0)
+    return none ? ES_OK : fd;
+  while (flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) != 0) {
     int e = errno;
     if (e == EINTR)
       continue;
     close(fd);
-    if (e == EWOULDBLOCK)
+    if (e == EWOULDBLOCK) {
+      if (busy)
+        *busy = 1;
       return es_error_set(err, ES_EIO, "dataset '%s' is locked by another process", st->root);
-    return es_error_errno(err, ES_EIO, e, "cannot lock dataset '%s'", st->root);
+    }
+    return es_error_errno(err, ES_EIO, e, "cannot lock '%s/" LOCK_FILE "'", st->root);
   }
   st->lockfd = fd;
-  clean_stale_tmp(st);
+  st->lock_shared = shared;
+  if (!shared)
+    clean_stale_tmp(st); /* a reader changes nothing, not even a dead writer's temporaries */
   return ES_OK;
+}
+
+int es_store_lock(es_store *st, int wait, es_error *err)
+{
+  return es_store_lock_ex(st, wait ? ES_LOCK_WAIT : 0, NULL, err);
 }
 
 void es_store_unlock(es_store *st)
@@ -631,6 +675,7 @@ void es_store_unlock(es_store *st)
   if (st && st->lockfd >= 0) {
     close(st->lockfd); /* closing the only descriptor releases the flock */
     st->lockfd = -1;
+    st->lock_shared = 0;
   }
 }
 
@@ -710,6 +755,12 @@ cleanup:
 int es_store_replace(const es_store *st, const char *name, const void *buf, size_t len,
                      es_error *err)
 {
+  return es_store_replace_hook(st, name, buf, len, NULL, NULL, err);
+}
+
+int es_store_replace_hook(const es_store *st, const char *name, const void *buf, size_t len,
+                          int (*before)(void *ctx, es_error *err), void *ctx, es_error *err)
+{
   int rc = check_name(st, name, err);
   if (rc)
     return rc;
@@ -726,7 +777,7 @@ int es_store_replace(const es_store *st, const char *name, const void *buf, size
   }
   rc = tmp_write(st, tdfd, tname, buf, len, 1, err);
   if (!rc)
-    rc = tmp_publish(st, tdfd, tname, dfd, base, name, base, err);
+    rc = tmp_publish(st, tdfd, tname, dfd, base, name, base, before, ctx, err);
 cleanup:
   if (tdfd >= 0)
     close(tdfd);
@@ -891,7 +942,7 @@ int es_store_put_object(const es_store *st, const char *id, const char *ext, con
     int linked;
     rc = object_to_tmp(st, tdfd, tname, id, buf, len, src_path, mode, 1, &linked, err);
     if (!rc)
-      rc = tmp_publish(st, tdfd, tname, dfd, base, rel, "object", err);
+      rc = tmp_publish(st, tdfd, tname, dfd, base, rel, "object", NULL, NULL, err);
     if (rc)
       goto cleanup;
   }
@@ -1169,7 +1220,7 @@ int es_store_append(const es_store *st, const char *name, const json_t *record, 
   int rc = check_name(st, name, err);
   if (rc)
     return rc;
-  if (st->lockfd < 0)
+  if (st->lockfd < 0 || st->lock_shared)
     return es_error_set(err, ES_EINTERNAL,
                         "appending to '%s/%s' without holding the dataset lock", st->root, name);
   int fd = -1, dfd = -1, created = 0;

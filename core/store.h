@@ -36,6 +36,7 @@ typedef struct es_store {
   char *root;     /* the dataset directory as given */
   int dirfd;      /* open O_DIRECTORY on root */
   int lockfd;     /* -1 when not locked */
+  int lock_shared; /* the lock held is a reader's (ES_LOCK_SHARED) */
   es_settings settings;
   struct es__crash *crash; /* test seam (EDGESET_CRASH_AT, see store.c), NULL when unset */
 } es_store;
@@ -51,6 +52,16 @@ void es_store_close(es_store *st);
 /* Takes the exclusive lock, waiting for another holder (a killed holder's lock is released by
  * the kernel). With wait == 0 returns ES_EIO at once when the dataset is locked. */
 int es_store_lock(es_store *st, int wait, es_error *err);
+
+/* The same with flags: ES_LOCK_WAIT waits for another holder; ES_LOCK_SHARED takes a reader's
+ * lock instead (for a run that writes nothing, e.g. a dry run): it waits only for writers,
+ * opens DATASET/.lock read-only so that it works on a read-only dataset, deletes nothing, and
+ * when there is no .lock and none can be created (a read-only file system) holds no lock at all.
+ * Without ES_LOCK_WAIT, *busy (when not NULL) tells "another process holds the lock" (1) from
+ * a failure to lock at all (0: read-only file system, permission denied ...), so that a caller
+ * says it is waiting only when it is. A reader's lock allows no appends. */
+enum { ES_LOCK_WAIT = 1, ES_LOCK_SHARED = 2 };
+int es_store_lock_ex(es_store *st, int flags, int *busy, es_error *err);
 void es_store_unlock(es_store *st);
 
 /* Reads a whole file at path (not relative to a dataset). *buf is malloc'd; caller frees.
@@ -66,6 +77,13 @@ int es_store_read(const es_store *st, const char *name, int missing_ok, uint8_t 
  * fsync of the directory. The rename is the commit point. */
 int es_store_replace(const es_store *st, const char *name, const void *buf, size_t len,
                      es_error *err);
+
+/* The same with before(ctx) called once the new bytes are durable in their temporary and just
+ * before the rename: what must be durable before the new file appears (collect's ledger record
+ * of a new batch) but only when the file is sure to be written. When before fails, the old
+ * file is left as it was and its error is returned. */
+int es_store_replace_hook(const es_store *st, const char *name, const void *buf, size_t len,
+                          int (*before)(void *ctx, es_error *err), void *ctx, es_error *err);
 
 /* Stores an object as objects/<first two hex digits>/<id>.<ext> crash-safely. An existing object
  * whose bytes hash to its id is kept; a damaged one (wrong size or hash) is rewritten.

@@ -163,7 +163,8 @@ static void print_text(const es_drift_result *r, const es_drift_sample *ref,
 {
   printf("%s: %s (%zu items) against %s (%zu items): %zu of %zu features drifted, %zu "
          "camera%s flagged\n",
-         r->found ? "drift" : "no drift", cur->spec, cur->n_items, ref->spec, ref->n_items,
+         r->found ? "drift" : "no drift", es_show(cur->spec), cur->n_items, es_show(ref->spec),
+         ref->n_items,
          r->n_drifted, r->n_tested, r->n_flags, r->n_flags == 1 ? "" : "s");
   for (size_t i = 0; i < r->nf; i++) {
     const es_drift_feature *f = &r->f[i];
@@ -179,7 +180,7 @@ static void print_text(const es_drift_result *r, const es_drift_sample *ref,
     const es_drift_health *h = &r->h[i];
     if (!h->flags)
       continue;
-    printf("  camera '%s':%s%s%s%s\n", h->device,
+    printf("  camera '%s':%s%s%s%s\n", es_show(h->device),
            h->flags & ES_DRIFT_FLAG_SHARPNESS ? " sharpness falling" : "",
            h->flags & ES_DRIFT_FLAG_BRIGHTNESS ? " brightness shift" : "",
            h->flags & ES_DRIFT_FLAG_CLIPPED ? " clipped frames" : "",
@@ -212,7 +213,8 @@ int main(int argc, char **argv)
   es_drift_opts_default(&o);
   es_error err = {0};
   int c;
-  while ((c = getopt_long(argc, argv, "d:j:qh", longopts, NULL)) != -1) {
+  opterr = 0; /* getopt would echo a bad option raw; es_cli_bad_option() shows it escaped */
+  while ((c = getopt_long(argc, argv, ":d:j:qh", longopts, NULL)) != -1) {
     switch (c) {
     case 'd': dir_opt = optarg; break;
     case OPT_REF: ref_spec = optarg; break;
@@ -252,30 +254,35 @@ int main(int argc, char **argv)
       break;
     case OPT_MINMMD:
       if (parse_double(optarg, 0, 2, &o.min_effect_mmd))
-        return es_cli_usage_error(prog, usage, "--min-mmd: '%s' is not in [0, 2]", optarg);
+        return es_cli_usage_error(prog, usage, "--min-mmd: '%s' is not in [0, 2]",
+                                  es_show(optarg));
       break;
     case OPT_ALPHA:
       if (parse_double(optarg, 1e-12, 0.5, &o.alpha))
-        return es_cli_usage_error(prog, usage, "--alpha: '%s' is not in (0, 0.5]", optarg);
+        return es_cli_usage_error(prog, usage, "--alpha: '%s' is not in (0, 0.5]",
+                                  es_show(optarg));
       break;
     case OPT_EFFECT:
       if (parse_double(optarg, 0, 1e6, &o.min_effect_numeric))
-        return es_cli_usage_error(prog, usage, "--min-effect: '%s' is not a number >= 0", optarg);
+        return es_cli_usage_error(prog, usage, "--min-effect: '%s' is not a number >= 0",
+                                  es_show(optarg));
       break;
     case OPT_JS:
       if (parse_double(optarg, 0, 1, &o.min_effect_categorical))
-        return es_cli_usage_error(prog, usage, "--min-js: '%s' is not in [0, 1]", optarg);
+        return es_cli_usage_error(prog, usage, "--min-js: '%s' is not in [0, 1]",
+                                  es_show(optarg));
       break;
     case OPT_SHARE:
       if (parse_double(optarg, 1e-9, 1, &o.drift_share))
-        return es_cli_usage_error(prog, usage, "--drift-share: '%s' is not in (0, 1]", optarg);
+        return es_cli_usage_error(prog, usage, "--drift-share: '%s' is not in (0, 1]",
+                                  es_show(optarg));
       break;
-    default: return es_cli_usage_error(prog, usage, "unknown option");
+    default: return es_cli_bad_option(prog, usage, c, argv);
     }
   }
   o.frozen_run = (size_t)frozen;
   if (optind < argc)
-    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", es_show(argv[optind]));
   if (model && stats_only)
     return es_cli_usage_error(prog, usage, "--model needs the manifest: drop --stats-only");
   o.mmd_perms = (unsigned)perms;
@@ -342,7 +349,8 @@ int main(int argc, char **argv)
     goto cleanup;
   }
   if (!ref.n_items) {
-    status = es_cli_usage_error(prog, usage, "--reference '%s' selects no items", ref_spec);
+    status = es_cli_usage_error(prog, usage, "--reference '%s' selects no items",
+                                es_show(ref_spec));
     goto cleanup;
   }
   if (save) {
@@ -371,7 +379,8 @@ int main(int argc, char **argv)
         }
         putchar('\n');
       } else if (!quiet)
-        printf("profile of %s (%zu items) written to %s\n", ref.spec, ref.n_items, save);
+        printf("profile of %s (%zu items) written to %s\n", es_show(ref.spec), ref.n_items,
+               es_show(save));
       status = es_cli_finish(prog, 0);
       goto cleanup;
     }
@@ -382,7 +391,8 @@ int main(int argc, char **argv)
     goto cleanup;
   }
   if (!cur.n_items) {
-    status = es_cli_usage_error(prog, usage, "--current '%s' selects no items", cur_spec);
+    status = es_cli_usage_error(prog, usage, "--current '%s' selects no items",
+                                es_show(cur_spec));
     goto cleanup;
   }
   if ((rc = es_drift_compare(&ref, &cur, &o, &r, &err))) {

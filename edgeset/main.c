@@ -44,7 +44,7 @@ int main(int argc, char **argv)
   }
   if (i == N_STAGES)
     return es_cli_usage_error("edgeset", "edgeset <stage> [ARGS...]", "'%s' is not a stage",
-                              argv[1]);
+                              es_show(argv[1]));
 
   char prog[64];
   snprintf(prog, sizeof prog, "edgeset-%s", argv[1]);
@@ -60,7 +60,7 @@ int main(int argc, char **argv)
       strcpy(slash + 1, prog);
       if (access(self, X_OK) == 0) {
         execv(self, argv + 1);
-        es_cli_error("edgeset", "cannot run '%s': %s", self, strerror(errno));
+        es_cli_error("edgeset", "cannot run '%s': %s", es_show(self), strerror(errno));
         return ES_EXIT_FAIL;
       }
     }

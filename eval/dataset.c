@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/show.h"
 #include "eval/dataset_internal.h"
 #include "eval/eval.h"
 #include "formats/index.h"
@@ -65,9 +66,10 @@ static int select_items(const es_manifest *m, const es_eval_run_opts *o, es__eva
     es_error e = {0};
     char *path = it->n_seen ? es_path_escape(it->seen[0].path, &e) : NULL;
     int rc = it->label ? es_label_problems_add(probs, err, "item %s ('%s'): label '%s' is not in '%s'",
-                                 it->id, path ? path : "", it->label, o->labels_path)
+                                 it->id, es_show(path ? path : ""), es_show(it->label),
+                                 es_show(o->labels_path))
                        : es_label_problems_add(probs, err, "item %s ('%s'): no label", it->id,
-                                 path ? path : "");
+                                 es_show(path ? path : ""));
     free(path);
     if (rc)
       return rc;
@@ -496,8 +498,11 @@ int es_eval_dataset(es_store *st, const es_model *m, const es_classifier *c,
     es_error_prefix(err, "baseline '%s'", o->baseline_path);
     return rc;
   }
-  if ((rc = es_index_load(st, &man, &ix, NULL, err)))
+  if ((rc = es_index_load(st, &man, &ix, NULL, err))) {
+    if (rc == ES_EFORMAT) /* a damaged manifest is a failure (3), not an unusable argument (2) */
+      rc = ES_EIO;
     goto cleanup;
+  }
   if ((rc = select_items(&man, o, &r, &out->problems, err)))
     goto cleanup;
   if (r.n == 0) {

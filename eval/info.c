@@ -4,6 +4,7 @@
 #include <jansson.h>
 #include <stdlib.h>
 
+#include "core/show.h"
 #include "eval/eval.h"
 
 static void shape_text(const es_tensor *t, char *buf, size_t cap)
@@ -119,7 +120,7 @@ int es_eval_info(const es_model *m, const char *model_path, bool json, FILE *out
     return info_json(m, model_path, out, err);
   es_model_info info;
   es_model_info_get(m, &info);
-  fprintf(out, "model %s\n", model_path);
+  fprintf(out, "model %s\n", es_show(model_path));
   for (size_t k = 0; k < es_model_input_count(m); k++) {
     es_tensor t;
     char buf[160];

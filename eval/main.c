@@ -190,7 +190,8 @@ static int evaluate(const eval_args *a, const es_model *m, const uint8_t *model_
     goto cleanup;
   }
   if (!a->labels && access(labels_path, F_OK) != 0) {
-    es_cli_error(PROG, "no labels: '%s' does not exist; give --labels labels.txt", labels_path);
+    es_cli_error(PROG, "no labels: '%s' does not exist; give --labels labels.txt",
+                 es_show(labels_path));
     status = ES_EXIT_USAGE;
     goto cleanup;
   }
@@ -204,7 +205,7 @@ static int evaluate(const eval_args *a, const es_model *m, const uint8_t *model_
     json_error_t je;
     base = json_load_file(a->baseline, 0, &je);
     if (!base) {
-      es_cli_error(PROG, "cannot read baseline '%s': %s (line %d)", a->baseline, je.text,
+      es_cli_error(PROG, "cannot read baseline '%s': %s (line %d)", es_show(a->baseline), je.text,
                    je.line);
       status = ES_EXIT_USAGE;
       goto cleanup;
@@ -459,7 +460,7 @@ int main(int argc, char **argv)
           if (longopts[k].val == c)
             name = longopts[k].name;
         status = es_cli_usage_error(PROG, USAGE, "--%s '%s': give a number from 0 to 1", name,
-                                    optarg);
+                                    es_show(optarg));
         goto done;
       }
       *share = v;
@@ -470,7 +471,7 @@ int main(int argc, char **argv)
     while (optind < argc)
       a.images[a.n_images++] = argv[optind++];
   if (optind < argc) {
-    status = es_cli_usage_error(PROG, USAGE, "unexpected argument '%s'", argv[optind]);
+    status = es_cli_usage_error(PROG, USAGE, "unexpected argument '%s'", es_show(argv[optind]));
     goto done;
   }
   if (!a.model) {

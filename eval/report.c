@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/show.h"
 #include "core/report.h"
 #include "eval/dataset.h"
 
@@ -553,7 +554,7 @@ void es_eval_summary_text(FILE *f, const json_t *doc)
   const json_t *m = json_object_get(doc, "metrics");
   fprintf(f, "split %s: %lld items, accuracy %.6g (95%% CI %.6g-%.6g), balanced accuracy %.6g, "
              "macro F1 %.6g, ECE %.6g\n",
-          json_string_value(get(doc, "dataset.split")),
+          es_show(json_string_value(get(doc, "dataset.split"))),
           (long long)json_integer_value(json_object_get(m, "items")), dbl(m, "accuracy"),
           dbl(m, "accuracy_ci95.lo"), dbl(m, "accuracy_ci95.hi"), dbl(m, "balanced_accuracy"),
           dbl(m, "macro.f1"), dbl(m, "calibration.ece"));
@@ -562,13 +563,13 @@ void es_eval_summary_text(FILE *f, const json_t *doc)
   for (size_t k = 0; k < json_array_size(pc); k++) {
     const json_t *c = json_array_get(pc, k);
     fprintf(f, "%-24s %8lld %10.6g %10.6g %10.6g\n",
-            json_string_value(json_object_get(c, "label")),
+            es_show(json_string_value(json_object_get(c, "label"))),
             (long long)json_integer_value(json_object_get(c, "support")), dbl(c, "precision"),
             dbl(c, "recall"), dbl(c, "f1"));
   }
   if (json_is_object(get(m, "binary")))
     fprintf(f, "ROC AUC (positive %s): %.6g\n",
-            json_string_value(get(m, "binary.positive")), dbl(m, "binary.roc_auc"));
+            es_show(json_string_value(get(m, "binary.positive"))), dbl(m, "binary.roc_auc"));
   if (json_is_object(json_object_get(doc, "baseline")))
     fprintf(f, "vs baseline: accuracy %+.6g, McNemar exact p = %.6g on %lld common items\n",
             dbl(doc, "baseline.accuracy_delta"), dbl(doc, "baseline.mcnemar.p_value"),

@@ -24,12 +24,24 @@ static int fb_push(field_buf *b, char c)
   return 0;
 }
 
-static int rec_add_field(es_csv_record *r, const field_buf *b)
+/* Appends b as the record's next field; past ES_CSV_MAX_FIELDS the record is marked bad and
+ * nothing more is kept. The field array grows geometrically (a record of many empty fields is
+ * linear, not quadratic). */
+static int rec_add_field(es_csv_record *r, size_t *cap, const field_buf *b)
 {
-  char **f = realloc(r->fields, (r->n + 1) * sizeof *f);
-  if (!f)
-    return -1;
-  r->fields = f;
+  if (r->n == ES_CSV_MAX_FIELDS) {
+    if (!r->bad)
+      r->bad = "more than " ES_CSV_STR(ES_CSV_MAX_FIELDS) " fields";
+    return 0;
+  }
+  if (r->n == *cap) {
+    size_t c = *cap ? *cap * 2 : 4;
+    char **f = realloc(r->fields, c * sizeof *f);
+    if (!f)
+      return -1;
+    r->fields = f;
+    *cap = c;
+  }
   char *s = malloc(b->n + 1);
   if (!s)
     return -1;
@@ -63,17 +75,32 @@ static void rec_free(es_csv_record *r)
   memset(r, 0, sizeof *r);
 }
 
+/* Keeps byte c of the current field unless the record already holds ES_CSV_MAX_RECORD bytes
+ * of field contents, which marks it bad (its scan goes on, so that line numbers stay right). */
+#define KEEP(c)                                                                                 \
+  do {                                                                                          \
+    if (kept < ES_CSV_MAX_RECORD) {                                                             \
+      if (fb_push(&fb, (c)))                                                                    \
+        goto nomem;                                                                             \
+      kept++;                                                                                   \
+    } else if (!rec.bad) {                                                                      \
+      rec.bad = "record longer than " ES_CSV_STR(ES_CSV_MAX_RECORD) " bytes";                  \
+    }                                                                                           \
+  } while (0)
+
 int es_csv_parse(const char *buf, size_t len, es_csv *out, es_error *err)
 {
   memset(out, 0, sizeof *out);
   field_buf fb = {0};
   es_csv_record rec = {0};
-  size_t i = 0, line = 1;
+  size_t i = 0, line = 1, kept, fields_cap;
   if (len >= 3 && !memcmp(buf, "\xef\xbb\xbf", 3))
     i = 3;
   while (i < len) {
     /* one record */
     rec.line = line;
+    kept = 0;
+    fields_cap = 0;
     for (;;) {
       /* one field */
       fb.n = 0;
@@ -90,8 +117,7 @@ int es_csv_parse(const char *buf, size_t len, es_csv *out, es_error *err)
           if (ch == '"') {
             if (i < len && buf[i] == '"') {
               i++;
-              if (fb_push(&fb, '"'))
-                goto nomem;
+              KEEP('"');
               continue;
             }
             break;
@@ -100,8 +126,7 @@ int es_csv_parse(const char *buf, size_t len, es_csv *out, es_error *err)
             line++;
           if (ch == '\0' && !rec.bad)
             rec.bad = "NUL byte in a field";
-          if (fb_push(&fb, ch))
-            goto nomem;
+          KEEP(ch);
         }
         if (i < len && buf[i] != ',' && buf[i] != '\n' && buf[i] != '\r' && !rec.bad)
           rec.bad = "text after a closing quote";
@@ -111,13 +136,12 @@ int es_csv_parse(const char *buf, size_t len, es_csv *out, es_error *err)
             rec.bad = "quote inside an unquoted field";
           if (buf[i] == '\0' && !rec.bad)
             rec.bad = "NUL byte in a field";
-          if (fb_push(&fb, buf[i]))
-            goto nomem;
+          KEEP(buf[i]);
           i++;
         }
       }
       (void)quoted;
-      if (rec_add_field(&rec, &fb))
+      if (rec_add_field(&rec, &fields_cap, &fb))
         goto nomem;
       if (rec.bad) { /* skip to the end of the line */
         while (i < len && buf[i] != '\n')
@@ -163,7 +187,10 @@ void es_csv_free(es_csv *c)
 void es_csv_write_field(FILE *f, const char *s)
 {
   size_t n = strlen(s);
-  int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' '));
+  /* A field that starts with a UTF-8 BOM is quoted: as the file's first bytes the reader would
+   * take it for the byte-order mark and drop it. */
+  int quote = strpbrk(s, ",\"\r\n") != NULL || (n && (s[0] == ' ' || s[n - 1] == ' ')) ||
+              !strncmp(s, "\xef\xbb\xbf", 3);
   if (!quote) {
     fputs(s, f);
     return;

@@ -66,9 +66,11 @@ void es_index_id_hex(const es_index *ix, size_t i, char out[33]);
  * With m != NULL: reads and parses manifest.jsonl into m (zeroed first) and builds *ix from it,
  * refreshing index.bin when it was stale (best effort: an index that cannot be written is
  * simply rebuilt next time).
- * With m == NULL: hashes manifest.jsonl and uses index.bin when it matches, else parses the
- * manifest and rewrites index.bin. *parsed (when not NULL) is set to 1 when JSON was parsed.
- * A missing manifest is an empty dataset. */
+ * With m == NULL: hashes manifest.jsonl and uses index.bin when it matches (and the manifest
+ * ends in a newline), else parses the manifest and rewrites index.bin. *parsed (when not NULL)
+ * is set to 1 when JSON was parsed.
+ * A missing manifest is an empty dataset; a torn or malformed line is ES_EFORMAT naming the
+ * file and the line (es_manifest_parse()), never skipped. */
 int es_index_load(const es_store *st, es_manifest *m, es_index *ix, int *parsed, es_error *err);
 
 /* Reads and parses DATASET/manifest.jsonl into m (zeroed first); a missing manifest is an
@@ -95,9 +97,12 @@ int es_index_commit_manifest(const es_store *st, const es_manifest *m, es_index 
                              es_error *err);
 
 /* The same with m already serialized (es_manifest_serialize(m) gave bytes, len), so that a
- * caller can serialize while it does other work; takes ownership of bytes. */
+ * caller can serialize while it does other work; takes ownership of bytes. before(ctx), when not
+ * NULL, runs once the new manifest's bytes are durable and just before the rename (the commit
+ * point); its failure leaves the previous manifest in place (es_store_replace_hook()). */
 int es_index_commit_serialized(const es_store *st, const es_manifest *m, char *bytes, size_t len,
-                               es_index *ix, es_error *err);
+                               es_index *ix, int (*before)(void *ctx, es_error *err), void *ctx,
+                               es_error *err);
 
 /* ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fraction][Z|+hh:mm|-hh:mm]" to seconds since 1970 (a time
  * without a zone is taken as UTC). Returns 0 on success, -1 when s is not such a time. */

@@ -3,6 +3,9 @@
  * report every bad line at once. */
 #include "formats/labels.h"
 
+#include "core/show.h"
+#include "core/strmap.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,8 +118,9 @@ int es_vocab_parse(const char *name, const char *buf, size_t len, es_vocab *v,
                    es_label_problems *probs, es_error *err)
 {
   memset(v, 0, sizeof *v);
-  size_t nprob = probs->n, line = 0, i = 0;
+  size_t nprob = probs->n, line = 0, i = 0, cap = 0;
   int rc;
+  es_strmap seen = {0}; /* duplicates found in linear time: a hostile file may have 10^6 lines */
   while (i < len) {
     line++;
     const char *e = memchr(buf + i, '\n', len - i);
@@ -127,6 +131,7 @@ int es_vocab_parse(const char *name, const char *buf, size_t len, es_vocab *v,
     char *s = malloc(l + 1);
     if (!s) {
       es_vocab_free(v);
+      es_strmap_free(&seen);
       return es_error_set(err, ES_ENOMEM, "out of memory");
     }
     memcpy(s, buf + i, l);
@@ -135,29 +140,41 @@ int es_vocab_parse(const char *name, const char *buf, size_t len, es_vocab *v,
     const char *why = NULL;
     if (strlen(s) != l)
       why = "NUL byte";
-    else if (!(why = es_label_invalid(s)) && es_vocab_find(v, s) >= 0)
+    else if (!(why = es_label_invalid(s)) && es_strmap_get(&seen, s, NULL))
       why = "duplicate class";
     if (why) {
-      rc = es_label_problems_add(probs, err, "'%s' line %zu: %s", name, line, why);
+      rc = es_label_problems_add(probs, err, "'%s' line %zu: %s", es_show(name), line, why);
       free(s);
       if (rc) {
         es_vocab_free(v);
+        es_strmap_free(&seen);
         return rc;
       }
       continue;
     }
-    char **nv = realloc(v->names, (v->n + 1) * sizeof *nv);
-    if (!nv) {
-      free(s);
-      es_vocab_free(v);
-      return es_error_set(err, ES_ENOMEM, "out of memory");
+    if (v->n == cap) {
+      size_t c = cap ? 2 * cap : 16;
+      char **nv = realloc(v->names, c * sizeof *nv);
+      if (!nv) {
+        free(s);
+        es_vocab_free(v);
+        es_strmap_free(&seen);
+        return es_error_set(err, ES_ENOMEM, "out of memory");
+      }
+      v->names = nv;
+      cap = c;
     }
-    v->names = nv;
     v->names[v->n++] = s;
+    if ((rc = es_strmap_put(&seen, s, v->n - 1, err))) {
+      es_vocab_free(v);
+      es_strmap_free(&seen);
+      return rc;
+    }
   }
+  es_strmap_free(&seen);
   if (probs->n > nprob) {
     es_vocab_free(v);
-    return es_error_set(err, ES_EUSAGE, "'%s': %zu bad lines", name, probs->n - nprob);
+    return es_error_set(err, ES_EUSAGE, "'%s': %zu bad lines", es_show(name), probs->n - nprob);
   }
   return ES_OK;
 }

@@ -21,9 +21,12 @@ void es_label_problems_free(es_label_problems *p); /* NULL-safe; zeroes *p */
 int es_label_problems_add(es_label_problems *p, es_error *err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
-/* Is s usable as a class name: 1 to 255 bytes of valid UTF-8, no '/', no control characters,
- * not "." or "..", no leading or trailing space. Returns NULL when it is, else why not (a
- * static string). */
+/* The one rule for a class name, applied wherever a label enters: the manifest reader
+ * (formats/manifest.c refuses a manifest that breaks it), label's sources and renames, and
+ * labels.txt. It covers what export needs of a folder name (split/export.c) and more.
+ * Is s usable as a class name: 1 to 255 bytes of valid UTF-8, no '/', no control characters
+ * (C0, DEL, C1), not "." or "..", no leading or trailing space. Returns NULL when it is, else
+ * why not (a static string). */
 const char *es_label_invalid(const char *s);
 
 /* A class vocabulary: names in order (the model's output index). */

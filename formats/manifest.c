@@ -6,6 +6,9 @@
  * exactly. parse(serialize(m)) serializes to the same bytes. No path I/O happens here. */
 #include "formats/manifest.h"
 
+#include "core/show.h"
+#include "formats/labels.h"
+
 #include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
@@ -616,6 +619,11 @@ int es_item_from_json(const json_t *obj, es_item *it, es_error *err)
       (rc = get_string(obj, "split_note", 0, 1, "field ", &it->split_note, err)) ||
       (rc = get_string(obj, "group", 0, 1, "field ", &it->group, err)))
     goto cleanup;
+  const char *why = it->label ? es_label_invalid(it->label) : NULL; /* the one label rule */
+  if (why) {
+    rc = es_error_set(err, ES_EFORMAT, "field 'label' is '%s': %s", es_show(it->label), why);
+    goto cleanup;
+  }
 
   const char *k;
   json_t *v;
@@ -1050,6 +1058,10 @@ static int read_item(const char *line, size_t n, es_item *it)
       (rc = FIELD(&r, ",\"split_note\":", &it->split_note)) ||
       (rc = FIELD(&r, ",\"group\":", &it->group)))
     goto fail;
+  if (it->label && es_label_invalid(it->label)) {
+    rc = 1; /* es_item_from_json() names the error */
+    goto fail;
+  }
   while (LIT(&r, ",") == 0) {
     char *key = NULL;
     size_t klen;
@@ -1116,9 +1128,16 @@ int es_manifest_parse(const uint8_t *buf, size_t len, es_manifest *m, es_error *
     json_error_t je;
     json_t *obj = json_loadb((const char *)buf + start, end - start, JSON_REJECT_DUPLICATES, &je);
     if (!obj) {
+      /* edgeset replaces the manifest atomically, so a last line cut short was damaged by
+       * something else (an interrupted copy, a full disk, a sync client): skipping it would
+       * lose the item for good, and the next commit would drop it from the manifest. */
       if (!nl)
-        break; /* torn last line of an interrupted writer */
-      rc = es_error_set(err, ES_EFORMAT, "line %zu: %s", lineno, je.text);
+        rc = es_error_set(err, ES_EFORMAT,
+                          "line %zu: torn line: the file ends inside it (no final newline, "
+                          "incomplete JSON); the manifest was cut short outside edgeset",
+                          lineno);
+      else
+        rc = es_error_set(err, ES_EFORMAT, "line %zu: %s", lineno, je.text);
       goto cleanup;
     }
     rc = es_item_from_json(obj, &it, err);

@@ -53,9 +53,10 @@ typedef struct es_manifest {
 char *es_path_escape(const char *raw, es_error *err);
 char *es_path_unescape(const char *escaped, es_error *err);
 
-/* Parses JSONL bytes into m (which must be zeroed or freshly freed). A torn last line (no final
- * newline and not valid JSON) is ignored; any other malformed line is ES_EFORMAT naming its line
- * number and why. Items may arrive in any order; m is sorted by id on return. */
+/* Parses JSONL bytes into m (which must be zeroed or freshly freed). Any malformed line, a torn
+ * last line (no final newline and not valid JSON) included, is ES_EFORMAT naming its line number
+ * and why: no line is ever dropped. Empty lines are ignored, and so is a missing newline after a
+ * complete last line. Items may arrive in any order; m is sorted by id on return. */
 int es_manifest_parse(const uint8_t *buf, size_t len, es_manifest *m, es_error *err);
 
 /* The canonical bytes of m (sorted by id, one line per item, '\n' after each). Caller frees the

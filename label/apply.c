@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/show.h"
 #include "formats/csv.h"
 #include "label/label.h"
 
@@ -23,7 +24,8 @@ int es_label_from_parse(const char *spec, es_label_from *f, es_error *err)
     char *end = NULL;
     unsigned long v = strtoul(spec + 4, &end, 10);
     if (!spec[4] || *end || v < 1 || v > 64 || spec[4] == '-' || spec[4] == '+')
-      return es_error_set(err, ES_EUSAGE, "--from '%s': N in dir:N must be 1 to 64", spec);
+      return es_error_set(err, ES_EUSAGE, "--from '%s': N in dir:N must be 1 to 64",
+                          es_show(spec));
     f->kind = ES_LABEL_FROM_DIR;
     f->levels = (unsigned)v;
     return ES_OK;
@@ -39,7 +41,7 @@ int es_label_from_parse(const char *spec, es_label_from *f, es_error *err)
     return ES_OK;
   }
   return es_error_set(err, ES_EUSAGE, "--from '%s': expected dir:N, csv:FILE or jsonl:FILE",
-                      spec);
+                      es_show(spec));
 }
 
 /* ---- finding items by path or id ---- */
@@ -153,24 +155,25 @@ static int set_items(work *W, const lookup *L, const char *where, size_t line, c
 {
   const char *why = es_label_invalid(label);
   if (why)
-    return es_label_problems_add(W->probs, err, "%s line %zu: label '%s': %s", where, line, label,
-                             why);
+    return es_label_problems_add(W->probs, err, "%s line %zu: label '%s': %s", where, line,
+                                 es_show(label), why);
   const char *final = renamed(W->o, label);
   if (W->vocab && es_vocab_find(W->vocab, final) < 0)
     return es_label_problems_add(W->probs, err,
-                             "%s line %zu: unknown label '%s' (not in the vocabulary)", where,
-                             line, final);
+                                 "%s line %zu: unknown label '%s' (not in the vocabulary)", where,
+                                 line, es_show(final));
   size_t items[64];
   size_t n = lookup_key(L, key, items, 64);
   if (!n)
-    return es_label_problems_add(W->probs, err, "%s line %zu: unknown path or id '%s'", where, line,
-                             key);
+    return es_label_problems_add(W->probs, err, "%s line %zu: unknown path or id '%s'", where,
+                                 line, es_show(key));
   for (size_t k = 0; k < n; k++) {
     size_t i = items[k];
     if (W->set_line[i] && strcmp(W->lab[i], final))
       return es_label_problems_add(W->probs, err,
-                               "%s line %zu: '%s' is labelled '%s' here but '%s' on line %zu",
-                               where, line, key, final, W->lab[i], W->set_line[i]);
+                                   "%s line %zu: '%s' is labelled '%s' here but '%s' on line %zu",
+                                   where, line, es_show(key), es_show(final), es_show(W->lab[i]),
+                                   W->set_line[i]);
     char *c = strdup(final);
     if (!c)
       return es_error_set(err, ES_ENOMEM, "out of memory");
@@ -198,8 +201,8 @@ static int from_csv(work *W, const lookup *L, es_error *err)
   int rc = es_csv_parse(f->buf, f->len, &c, err);
   if (rc)
     return rc;
-  char where[512];
-  snprintf(where, sizeof where, "'%s'", f->file);
+  char where[ES_SHOW_BUF + 2];
+  snprintf(where, sizeof where, "'%s'", es_show(f->file));
   size_t start = 0, kcol = 0, lcol = 1, ncols = 2;
   if (c.n && !c.recs[0].bad && c.recs[0].n >= 2) {
     const es_csv_record *h = &c.recs[0];
@@ -236,8 +239,8 @@ static int from_csv(work *W, const lookup *L, es_error *err)
 static int from_jsonl(work *W, const lookup *L, es_error *err)
 {
   const es_label_from *f = &W->o->from;
-  char where[512];
-  snprintf(where, sizeof where, "'%s'", f->file);
+  char where[ES_SHOW_BUF + 2];
+  snprintf(where, sizeof where, "'%s'", es_show(f->file));
   size_t i = 0, line = 0;
   int rc = ES_OK;
   while (i < f->len && rc == ES_OK) {
@@ -251,6 +254,11 @@ static int from_jsonl(work *W, const lookup *L, es_error *err)
       k++;
     if (k == l)
       continue;
+    if (l > ES_LABEL_JSONL_MAX_LINE) { /* not handed to jansson: its tree would be ~20x this */
+      rc = es_label_problems_add(W->probs, err, "%s line %zu: line longer than %d bytes", where,
+                                 line, ES_LABEL_JSONL_MAX_LINE);
+      continue;
+    }
     json_error_t je;
     json_t *o = json_loadb(s, l, JSON_REJECT_DUPLICATES, &je);
     if (!o || !json_is_object(o)) {
@@ -275,8 +283,9 @@ static int from_jsonl(work *W, const lookup *L, es_error *err)
     } else if (ji) {
       const char *id = json_string_value(ji);
       if (!is_id(id, strlen(id)))
-        rc = es_label_problems_add(W->probs, err, "%s line %zu: id '%s' is not 32 lowercase hex digits",
-                               where, line, id);
+        rc = es_label_problems_add(W->probs, err,
+                                   "%s line %zu: id '%s' is not 32 lowercase hex digits", where,
+                                   line, es_show(id));
       else
         rc = set_items(W, L, where, line, id, json_string_value(jl), err);
     } else {
@@ -332,14 +341,15 @@ static int from_dir(work *W, json_t *folder_conflicts, size_t *unmatched, es_err
       const char *why = es_label_invalid(d);
       if (why) {
         rc = es_label_problems_add(W->probs, err, "path '%s': folder '%s' is not a label: %s",
-                               it->seen[k].path, d, why);
+                                   es_show(it->seen[k].path), es_show(d), why);
         free(d);
         continue;
       }
       const char *fin = renamed(W->o, d);
       if (W->vocab && es_vocab_find(W->vocab, fin) < 0) {
-        rc = es_label_problems_add(W->probs, err, "path '%s': unknown label '%s' (not in the vocabulary)",
-                               it->seen[k].path, fin);
+        rc = es_label_problems_add(W->probs, err,
+                                   "path '%s': unknown label '%s' (not in the vocabulary)",
+                                   es_show(it->seen[k].path), es_show(fin));
         free(d);
         continue;
       }
@@ -528,7 +538,8 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
     const char *from = o->renames[r].from, *to = o->renames[r].to;
     const char *why = es_label_invalid(to);
     if (why) {
-      if ((rc = es_label_problems_add(probs, err, "--rename %s=%s: %s", from, to, why)))
+      if ((rc = es_label_problems_add(probs, err, "--rename %s=%s: %s", es_show(from), es_show(to),
+                                      why)))
         goto cleanup;
       continue;
     }
@@ -539,8 +550,8 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
                                                    m->items[i].label),
                                            from);
     if (!known && o->from.kind == ES_LABEL_FROM_NONE &&
-        (rc = es_label_problems_add(probs, err, "--rename %s=%s: no item has label '%s'", from, to,
-                                from)))
+        (rc = es_label_problems_add(probs, err, "--rename %s=%s: no item has label '%s'",
+                                    es_show(from), es_show(to), es_show(from))))
       goto cleanup;
     if (W.vocab && (rc = vocab_rename(W.vocab, from, to, err)))
       goto cleanup;
@@ -570,7 +581,7 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
     for (size_t i = 0; i < m->n; i++)
       if (W.lab[i] && !W.set_line[i] && es_vocab_find(W.vocab, W.lab[i]) < 0 &&
           (rc = es_label_problems_add(probs, err, "item %s: label '%s' is not in the vocabulary",
-                                  m->items[i].id, W.lab[i])))
+                                      m->items[i].id, es_show(W.lab[i]))))
         goto cleanup;
   if (probs->n > nprob) {
     rc = es_error_set(err, ES_EUSAGE, "%zu problems in the input; nothing was changed",

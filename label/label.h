@@ -18,6 +18,10 @@
 typedef enum { ES_LABEL_FROM_NONE, ES_LABEL_FROM_DIR, ES_LABEL_FROM_CSV,
                ES_LABEL_FROM_JSONL } es_label_from_kind;
 
+/* A JSONL line longer than this is refused without parsing it (docs/label.md); CSV records have
+ * the limits of formats/csv.h. */
+#define ES_LABEL_JSONL_MAX_LINE 65536
+
 typedef struct es_label_from {
   es_label_from_kind kind;
   unsigned levels;     /* DIR: 1 = the file's parent folder */

@@ -54,20 +54,20 @@ static void print_conflicts(const json_t *conf)
          json_array_size(cl), json_array_size(fo));
   for (size_t i = 0; i < json_array_size(cl) && i < 20; i++) {
     const json_t *c = json_array_get(cl, i);
-    printf("  cluster %s:", json_string_value(json_object_get(c, "cluster")));
+    printf("  cluster %s:", es_show(json_string_value(json_object_get(c, "cluster"))));
     const char *k;
     json_t *v;
     json_object_foreach((json_t *)json_object_get(c, "labels"), k, v)
-      printf(" %s %lld", k, (long long)json_integer_value(v));
+      printf(" %s %lld", es_show(k), (long long)json_integer_value(v));
     putchar('\n');
   }
   for (size_t i = 0; i < json_array_size(fo) && i < 20; i++) {
     const json_t *c = json_array_get(fo, i);
-    printf("  item %s:", json_string_value(json_object_get(c, "id")));
+    printf("  item %s:", es_show(json_string_value(json_object_get(c, "id"))));
     const json_t *ls = json_object_get(c, "labels"), *ps = json_object_get(c, "paths");
     for (size_t k = 0; k < json_array_size(ls); k++)
-      printf(" %s (%s)", json_string_value(json_array_get(ls, k)),
-             json_string_value(json_array_get(ps, k)));
+      printf(" %s (%s)", es_show(json_string_value(json_array_get(ls, k))),
+             es_show(json_string_value(json_array_get(ps, k))));
     putchar('\n');
   }
   if (json_array_size(cl) > 20 || json_array_size(fo) > 20)
@@ -88,7 +88,8 @@ static void print_balance(const json_t *b)
   for (size_t k = 0; k < json_array_size(cl); k++) {
     const json_t *c = json_array_get(cl, k);
     const json_t *w = json_object_get(c, "weight");
-    printf("  %-20s %8lld  %6.2f%%  weight %s", json_string_value(json_object_get(c, "label")),
+    printf("  %-20s %8lld  %6.2f%%  weight %s",
+           es_show(json_string_value(json_object_get(c, "label"))),
            (long long)json_integer_value(json_object_get(c, "count")),
            100.0 * json_real_value(json_object_get(c, "share")), json_is_real(w) ? "" : "-");
     if (json_is_real(w))
@@ -108,7 +109,7 @@ static void print_balance(const json_t *b)
     printf("undefined\n");
   const json_t *f = json_object_get(json_object_get(b, "gates"), "failures");
   for (size_t k = 0; k < json_array_size(f); k++)
-    printf("gate failed: %s\n", json_string_value(json_array_get(f, k)));
+    es_show_line(stdout, "gate failed: %s", json_string_value(json_array_get(f, k)));
 }
 
 int main(int argc, char **argv)
@@ -159,7 +160,8 @@ int main(int argc, char **argv)
     case OPT_RENAME: {
       char *eq = strchr(optarg, '=');
       if (!eq || eq == optarg || !eq[1])
-        return es_cli_usage_error(prog, usage, "--rename '%s': expected OLD=NEW", optarg);
+        return es_cli_usage_error(prog, usage, "--rename '%s': expected OLD=NEW",
+                                  es_show(optarg));
       if (n_renames == sizeof renames / sizeof renames[0])
         return es_cli_usage_error(prog, usage, "--rename: at most 64");
       *eq = '\0';
@@ -171,7 +173,8 @@ int main(int argc, char **argv)
       char *end = NULL;
       max_ratio = strtod(optarg, &end);
       if (!*optarg || *end || !(max_ratio >= 1.0) || max_ratio > 1e12)
-        return es_cli_usage_error(prog, usage, "--max-ratio '%s': give a number >= 1", optarg);
+        return es_cli_usage_error(prog, usage, "--max-ratio '%s': give a number >= 1",
+                                  es_show(optarg));
       balance = 1;
       break;
     }
@@ -197,7 +200,7 @@ int main(int argc, char **argv)
   }
   (void)jobs;
   if (optind < argc)
-    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", es_show(argv[optind]));
   const char *root = es_cli_dataset(dataset_opt);
   if (!root)
     return es_cli_usage_error(prog, usage, "no dataset: give -d DIR or set EDGESET_DATASET");
@@ -364,14 +367,14 @@ int main(int argc, char **argv)
     if (report) {
       FILE *f = fopen(report, "w");
       if (!f) {
-        es_cli_error(prog, "cannot write '%s': %m", report);
+        es_cli_error(prog, "cannot write '%s': %m", es_show(report));
         goto cleanup;
       }
       char now[32];
       es_store_now(now);
       rc = es_balance_report(f, bal, root, now, &err);
       if (fclose(f) != 0 && !rc)
-        rc = es_error_set(&err, ES_EIO, "cannot write '%s'", report);
+        rc = es_error_set(&err, ES_EIO, "cannot write '%s'", es_show(report));
       if (rc) {
         status = es_cli_fail(prog, rc, &err);
         goto cleanup;

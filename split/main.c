@@ -60,16 +60,16 @@ static void print_summary(const json_t *s, int dry)
   const char *k;
   json_t *v;
   printf("achieved ratios per class (target");
-  json_object_foreach((json_t *)rat, k, v) printf(" %s %.4g", k, json_real_value(v));
+  json_object_foreach((json_t *)rat, k, v) printf(" %s %.4g", es_show(k), json_real_value(v));
   printf("):\n");
   const json_t *a = json_object_get(s, "achieved");
   for (size_t c = 0; c < json_array_size(a); c++) {
     const json_t *row = json_array_get(a, c);
     const char *lab = json_string_value(json_object_get(row, "label"));
-    printf("  %-20s %8lld ", lab ? lab : "(unlabelled)",
+    printf("  %-20s %8lld ", lab ? es_show(lab) : "(unlabelled)",
            (long long)json_integer_value(json_object_get(row, "total")));
     json_object_foreach((json_t *)json_object_get(row, "ratios"), k, v)
-      printf(" %s %.4f", k, json_real_value(v));
+      printf(" %s %.4f", es_show(k), json_real_value(v));
     printf("  max error %.4f\n", json_real_value(json_object_get(row, "max_error")));
   }
 }
@@ -81,25 +81,25 @@ static void print_problems(const json_t *p)
     const char *kind = json_string_value(json_object_get(e, "kind"));
     if (!strcmp(kind, "near-held-out")) {
       printf("leak: %s item %s is %d bits from %s item %s\n",
-             json_string_value(json_object_get(e, "split")),
+             es_show(json_string_value(json_object_get(e, "split"))),
              json_string_value(json_object_get(e, "item")),
              (int)json_integer_value(json_object_get(e, "distance")),
-             json_string_value(json_object_get(e, "near_split")),
+             es_show(json_string_value(json_object_get(e, "near_split"))),
              json_string_value(json_object_get(e, "near")));
     } else if (!strcmp(kind, "augmented-outside-source")) {
       const char *a = json_string_value(json_object_get(e, "split"));
       const char *b = json_string_value(json_object_get(e, "source_split"));
       printf("leak: augmented item %s is in %s but its source %s is in %s\n",
-             json_string_value(json_object_get(e, "item")), a ? a : "no split",
-             json_string_value(json_object_get(e, "source")), b ? b : "no split");
+             json_string_value(json_object_get(e, "item")), a ? es_show(a) : "no split",
+             json_string_value(json_object_get(e, "source")), b ? es_show(b) : "no split");
     } else {
       int grp = !strcmp(kind, "group-spans-splits");
       printf("leak: %s %s spans splits:", grp ? "group" : "cluster",
-             json_string_value(json_object_get(e, grp ? "group" : "cluster")));
+             es_show(json_string_value(json_object_get(e, grp ? "group" : "cluster"))));
       const json_t *items = json_object_get(e, "items");
       for (size_t k = 0; k < json_array_size(items); k++)
         printf(" %s (%s)", json_string_value(json_object_get(json_array_get(items, k), "id")),
-               json_string_value(json_object_get(json_array_get(items, k), "split")));
+               es_show(json_string_value(json_object_get(json_array_get(items, k), "split"))));
       putchar('\n');
     }
   }
@@ -177,7 +177,7 @@ int main(int argc, char **argv)
     }
   }
   if (optind < argc)
-    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", argv[optind]);
+    return es_cli_usage_error(prog, usage, "unexpected argument '%s'", es_show(argv[optind]));
   const char *root = es_cli_dataset(dataset_opt);
   if (!root)
     return es_cli_usage_error(prog, usage, "no dataset: give -d DIR or set EDGESET_DATASET");
@@ -223,7 +223,7 @@ int main(int argc, char **argv)
     size_t before = es_strmap_get(&ix.str_of, release, &v) ? 1 : 0;
     size_t n = before ? es_split_release(&ix, release) : 0;
     if (!n) {
-      es_cli_error(prog, "--release '%s': no item is in that split", release);
+      es_cli_error(prog, "--release '%s': no item is in that split", es_show(release));
       status = ES_EXIT_USAGE;
       goto cleanup;
     }
@@ -231,7 +231,7 @@ int main(int argc, char **argv)
       printf("%sreleased %zu items of %s'%s': they are unassigned now, and the next split run "
              "may put them in any split%s\n",
              dry ? "dry run: " : "", n, es_split_is_held_out(release) ? "held-out set " : "split ",
-             release,
+             es_show(release),
              es_split_is_held_out(release) ? " (including train), so results measured on this "
                                              "held-out set are no longer comparable"
                                            : "");
@@ -335,7 +335,7 @@ int main(int argc, char **argv)
     if (!json && !quiet)
       printf("exported %zu items to %s (%zu hard links, %zu copies; %zu unassigned or "
              "unlabelled and %zu cluster duplicates left out)\n",
-             es.files, export_dir, es.linked, es.copied, es.skipped_unassigned,
+             es.files, es_show(export_dir), es.linked, es.copied, es.skipped_unassigned,
              es.skipped_cluster);
   }
 

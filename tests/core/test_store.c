@@ -661,6 +661,118 @@ Test(store, lock_is_exclusive_between_stores)
   rm_tree(tmp);
 }
 
+/* es_store_lock_ex(): "busy" tells another holder from a failure to lock at all, and a reader's
+ * (shared) lock waits for writers only, allows no appends and deletes no temporaries. */
+Test(store, lock_ex_tells_busy_from_failure_and_shares_readers)
+{
+  es_store a, b, c;
+  char *tmp;
+  char *root = new_dataset(&a, &tmp);
+  es_error err = {0};
+  cr_assert_eq(es_store_open(&b, root, 0, NULL, &err), ES_OK);
+  cr_assert_eq(es_store_open(&c, root, 0, NULL, &err), ES_OK);
+  int busy = -1;
+  cr_assert_eq(es_store_lock_ex(&a, 0, &busy, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(busy, 0);
+  /* Held by a writer: busy, for a writer and for a reader. */
+  cr_assert_eq(es_store_lock_ex(&b, 0, &busy, &err), ES_EIO);
+  cr_assert_eq(busy, 1);
+  cr_assert(strstr(err.msg, "is locked by another process"), "%s", err.msg);
+  cr_assert_eq(es_store_lock_ex(&b, ES_LOCK_SHARED, &busy, &err), ES_EIO);
+  cr_assert_eq(busy, 1);
+  es_store_unlock(&a);
+  /* Readers share; a writer waits for them. */
+  cr_assert_eq(es_store_lock_ex(&b, ES_LOCK_SHARED, &busy, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(es_store_lock_ex(&c, ES_LOCK_SHARED | ES_LOCK_WAIT, NULL, &err), ES_OK, "%s",
+               err.msg);
+  cr_assert_eq(es_store_lock_ex(&a, 0, &busy, &err), ES_EIO);
+  cr_assert_eq(busy, 1);
+  /* A reader's lock allows no appends and does not become a writer's. */
+  json_t *r = json_pack("{s:s}", "type", "x");
+  cr_assert_eq(es_store_append(&b, "ledger.jsonl", r, &err), ES_EINTERNAL);
+  cr_assert(strstr(err.msg, "without holding the dataset lock"), "%s", err.msg);
+  cr_assert_eq(es_store_lock_ex(&b, 0, &busy, &err), ES_EINTERNAL);
+  cr_assert_eq(es_store_lock_ex(&b, ES_LOCK_SHARED, &busy, &err), ES_OK); /* held: no-op */
+  /* A dead writer's temporary is left to the next writer. */
+  char *tdir = path_in(root, ".tmp");
+  mkdir(tdir, 0777);
+  free(tdir);
+  write_text(root, ".tmp/999999999.1.tmp", "stale");
+  es_store_unlock(&c);
+  es_store_close(&b);
+  cr_assert(exists(root, ".tmp/999999999.1.tmp"), "a reader deleted a temporary");
+  cr_assert_eq(es_store_lock_ex(&a, ES_LOCK_WAIT, NULL, &err), ES_OK, "%s", err.msg);
+  cr_assert(!exists(root, ".tmp/999999999.1.tmp"), "the writer kept a dead writer's temporary");
+  cr_assert_eq(es_store_append(&a, "ledger.jsonl", r, &err), ES_OK, "%s", err.msg);
+  es_store_close(&a);
+  es_store_close(&c);
+
+  /* A lock that cannot be taken at all (here .lock is a directory; on a read-only file system
+   * it is EROFS) is not "busy": the caller reports the reason instead of waiting. */
+  char *lock = path_in(root, ".lock");
+  cr_assert_eq(unlink(lock), 0);
+  cr_assert_eq(mkdir(lock, 0777), 0);
+  cr_assert_eq(es_store_open(&a, root, 0, NULL, &err), ES_OK);
+  busy = -1;
+  cr_assert_eq(es_store_lock_ex(&a, 0, &busy, &err), ES_EIO);
+  cr_assert_eq(busy, 0);
+  char *want = NULL;
+  cr_assert(asprintf(&want, "cannot lock '%s/.lock': ", root) > 0);
+  cr_assert(strncmp(err.msg, want, strlen(want)) == 0, "%s", err.msg);
+  free(want);
+  es_store_close(&a);
+  rmdir(lock);
+  free(lock);
+  json_decref(r);
+  free(root);
+  rm_tree(tmp);
+}
+
+static int hook_calls;
+static const char *hook_root;
+
+/* The hook runs with the new bytes durable in a temporary and the old file still in place. */
+static int check_before_rename(void *ctx, es_error *err)
+{
+  hook_calls++;
+  char *text = read_text(hook_root, "manifest.jsonl");
+  cr_assert_str_eq(text, "old\n", "the hook ran after the rename");
+  free(text);
+  cr_assert_eq(count_entries(hook_root, ".tmp"), 1, "the new bytes are not in a temporary");
+  return ctx ? es_error_set(err, ES_EIO, "hook failed") : ES_OK;
+}
+
+Test(store, replace_hook_runs_before_the_rename)
+{
+  es_store st;
+  char *tmp;
+  char *root = new_dataset(&st, &tmp);
+  hook_root = root;
+  es_error err = {0};
+  write_text(root, "manifest.jsonl", "old\n");
+  cr_assert_eq(es_store_lock(&st, 0, &err), ES_OK);
+  /* A failing hook leaves the old file and no temporary. */
+  cr_assert_eq(es_store_replace_hook(&st, "manifest.jsonl", "new\n", 4, check_before_rename,
+                                     (void *)1, &err),
+               ES_EIO);
+  cr_assert_str_eq(err.msg, "hook failed");
+  cr_assert_eq(hook_calls, 1);
+  char *text = read_text(root, "manifest.jsonl");
+  cr_assert_str_eq(text, "old\n");
+  free(text);
+  cr_assert_eq(count_entries(root, ".tmp"), 0, "a temporary was left behind");
+  cr_assert_eq(es_store_replace_hook(&st, "manifest.jsonl", "new\n", 4, check_before_rename,
+                                     NULL, &err),
+               ES_OK, "%s", err.msg);
+  cr_assert_eq(hook_calls, 2);
+  text = read_text(root, "manifest.jsonl");
+  cr_assert_str_eq(text, "new\n");
+  free(text);
+  es_store_close(&st);
+  free(root);
+  rm_tree(tmp);
+}
+
 static double now_ms(void)
 {
   struct timespec ts;

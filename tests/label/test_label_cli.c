@@ -221,3 +221,176 @@ Test(label_cli, balance_gates_json_and_report_in_chromium)
   free(ds);
   free(root);
 }
+
+/* Hostile values in a label source come back escaped and cut (docs/cli.md): no terminal
+ * escape sequence reaches stderr, and a long invalid label is not echoed in full. */
+Test(label_cli, hostile_values_are_escaped_and_cut_in_errors)
+{
+  char *root, *ds = make_dataset(&root);
+  char *mpath = du_fmt("%s/manifest.jsonl", ds), *before = du_slurp(mpath);
+  char *big = malloc(60001);
+  memset(big, 'a', 60000);
+  big[60000] = '\0';
+  char *csv = du_fmt("%s/hostile.csv", root);
+  char *body = du_fmt("%s/in/cat/0.ppm,\"\x1b]0;pwned\x07\x1b[2J\"\n"
+                      "%s/in/\x1b[31mnone.ppm,cat\n"
+                      "%s/in/cat/1.ppm,%s\n"
+                      "%s/in/cat/2.ppm,\xc2\x9b" "2Jcat\n",
+                      root, root, root, big, root);
+  du_put(csv, body);
+  char *from = du_fmt("csv:%s", csv), *err = NULL;
+  int rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--from", from, NULL);
+  cr_assert_eq(rc, 2, "%s", err);
+  cr_assert_null(strchr(err, '\x1b'), "a raw ESC reached stderr");
+  cr_assert_null(strchr(err, '\x07'), "a raw BEL reached stderr");
+  cr_assert_null(strstr(err, "\xc2\x9b"), "a raw C1 control reached stderr");
+  cr_assert(strstr(err, "line 1: label '\\x1b]0;pwned\\x07\\x1b[2J': label contains a control"),
+            "%s", err);
+  cr_assert(strstr(err, "line 2: unknown path or id '"), "%s", err);
+  cr_assert(strstr(err, "/in/\\x1b[31mnone.ppm'"), "%s", err);
+  cr_assert(strstr(err, "line 3: label 'aaaa"), "%s", err);
+  cr_assert(strstr(err, "a... (59744 more bytes)': label longer than 255 bytes"), "%s", err);
+  cr_assert(strstr(err, "line 4: label '\\xc2\\x9b2Jcat'"), "%s", err);
+  cr_assert_lt(strlen(err), 2000, "stderr is %zu bytes", strlen(err));
+  free(err);
+  /* the same label from JSONL, and an id that is not one */
+  char *jl = du_fmt("%s/hostile.jsonl", root);
+  char *jbody = du_fmt("{\"path\":\"%s/in/cat/0.ppm\",\"label\":\"%s\"}\n"
+                       "{\"id\":\"\\u001b[2J\",\"label\":\"cat\"}\n",
+                       root, big);
+  du_put(jl, jbody);
+  char *fromj = du_fmt("jsonl:%s", jl);
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--from", fromj, NULL);
+  cr_assert_eq(rc, 2, "%s", err);
+  cr_assert_null(strchr(err, '\x1b'), "%s", err);
+  cr_assert(strstr(err, "line 1: label 'aaaa"), "%s", err);
+  cr_assert(strstr(err, "(59744 more bytes)"), "%s", err);
+  cr_assert(strstr(err, "line 2: id '\\x1b[2J' is not 32 lowercase hex digits"), "%s", err);
+  cr_assert_lt(strlen(err), 2000, "stderr is %zu bytes", strlen(err));
+  free(err);
+  /* option values too */
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--rename", "\x1b]0;x", NULL);
+  cr_assert_eq(rc, 2);
+  cr_assert(strstr(err, "--rename '\\x1b]0;x': expected OLD=NEW"), "%s", err);
+  free(err);
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--rename", "cat=\x1b[2J", NULL);
+  cr_assert_eq(rc, 2);
+  cr_assert(strstr(err, "--rename cat=\\x1b[2J: label contains a control character"), "%s", err);
+  free(err);
+  char *after = du_slurp(mpath);
+  cr_assert_str_eq(before, after);
+  free(after);
+  free(fromj);
+  free(jbody);
+  free(jl);
+  free(from);
+  free(body);
+  free(csv);
+  free(big);
+  free(before);
+  free(mpath);
+  free(ds);
+  free(root);
+}
+
+/* Records past the reader's limits are refused with the file and line named, without
+ * materializing them, and the other lines are still checked (docs/label.md). */
+Test(label_cli, oversized_records_are_refused_by_line)
+{
+  char *root, *ds = make_dataset(&root);
+  size_t commas = 2 * 1000 * 1000;
+  char *line2 = malloc(commas + 1);
+  memset(line2, ',', commas);
+  line2[commas] = '\0';
+  char *csv = du_fmt("%s/wide.csv", root);
+  char *body = du_fmt("%s/in/cat/0.ppm,cat\n%s\n%s/in/none.ppm,cat\n", root, line2, root);
+  du_put(csv, body);
+  char *from = du_fmt("csv:%s", csv), *err = NULL;
+  int rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--from", from, NULL);
+  cr_assert_eq(rc, 2, "%s", err);
+  char *want = du_fmt("'%s' line 2: malformed CSV: more than 256 fields", csv);
+  cr_assert(strstr(err, want), "%s", err);
+  cr_assert(strstr(err, "line 3: unknown path or id"), "%s", err);
+  free(want);
+  free(err);
+  /* a record of more than 64 KiB */
+  char *field = malloc(70001);
+  memset(field, 'p', 70000);
+  field[70000] = '\0';
+  char *body2 = du_fmt("%s,cat\n%s/in/cat/0.ppm,cat\n", field, root);
+  du_put(csv, body2);
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--from", from, NULL);
+  cr_assert_eq(rc, 2, "%s", err);
+  cr_assert(strstr(err, "line 1: malformed CSV: record longer than 65536 bytes"), "%s", err);
+  cr_assert_lt(strlen(err), 2000, "%s", err);
+  free(err);
+  /* a JSONL line of more than 64 KiB is not parsed */
+  char *jl = du_fmt("%s/long.jsonl", root);
+  char *jbody = du_fmt("{\"path\":\"%s\",\"label\":\"cat\"}\n"
+                       "{\"path\":\"%s/in/cat/0.ppm\",\"label\":\"cat\"}\n",
+                       field, root);
+  du_put(jl, jbody);
+  char *fromj = du_fmt("jsonl:%s", jl);
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--from", fromj, NULL);
+  cr_assert_eq(rc, 2, "%s", err);
+  want = du_fmt("'%s' line 1: line longer than 65536 bytes", jl);
+  cr_assert(strstr(err, want), "%s", err);
+  cr_assert(!strstr(err, "line 2"), "%s", err);
+  free(want);
+  free(err);
+  free(fromj);
+  free(jbody);
+  free(jl);
+  free(body2);
+  free(field);
+  free(from);
+  free(body);
+  free(csv);
+  free(line2);
+  free(ds);
+  free(root);
+}
+
+static void replace_first(const char *path, const char *from, const char *to)
+{
+  char *s = du_slurp(path), *p = strstr(s, from);
+  cr_assert_not_null(p, "%s not in %s", from, path);
+  *p = '\0';
+  char *t = du_fmt("%s%s%s", s, to, p + strlen(from));
+  du_put(path, t);
+  free(t);
+  free(s);
+}
+
+/* A label that breaks the rule can no longer arrive through the manifest either (a hand edit):
+ * the manifest reader refuses it with the line named, in label as in split. */
+Test(label_cli, invalid_label_in_the_manifest_is_refused)
+{
+  char *root, *ds = make_dataset(&root);
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-label", "-d", ds, "--from", "dir:1", "-q", NULL), 0);
+  char *mpath = du_fmt("%s/manifest.jsonl", ds);
+  replace_first(mpath, "\"label\":\"cat\"", "\"label\":\"../x\"");
+  char *err = NULL;
+  int rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--balance", NULL);
+  cr_assert_eq(rc, 3, "%s", err);
+  cr_assert(strstr(err, "manifest.jsonl': line "), "%s", err);
+  cr_assert(strstr(err, ": field 'label' is '../x': label contains '/'"), "%s", err);
+  free(err);
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--rename", "dog=wolf", NULL);
+  cr_assert_eq(rc, 3, "%s", err);
+  free(err);
+  rc = du_run(NULL, &err, "edgeset-split", "-d", ds, "--seed", "1", NULL);
+  cr_assert_eq(rc, 3, "%s", err);
+  cr_assert(strstr(err, "field 'label' is '../x'"), "%s", err);
+  free(err);
+  replace_first(mpath, "\"label\":\"../x\"", "\"label\":\"\\u001b]0;t\\u0007\"");
+  rc = du_run(NULL, &err, "edgeset-label", "-d", ds, "--balance", NULL);
+  cr_assert_eq(rc, 3, "%s", err);
+  cr_assert(strstr(err, "field 'label' is '\\x1b]0;t\\x07': label contains a control"), "%s",
+            err);
+  cr_assert_null(strchr(err, '\x1b'));
+  free(err);
+  free(mpath);
+  free(ds);
+  free(root);
+}

@@ -3,7 +3,10 @@
  * merges, label noise, balance numbers and gates. */
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "formats/csv.h"
 #include "label/label.h"
@@ -278,4 +281,33 @@ Test(balance, numbers_gates_and_augmented)
   es_vocab_free(&v);
   es_index_free(&ix);
   es_manifest_free(&m);
+}
+
+/* A labels.txt of 300 000 lines is read in linear time (the duplicate check was a scan of the
+ * classes so far: 45 * 10^9 comparisons here, minutes), and a duplicate at its end is found. */
+Test(label, large_vocabulary_is_read_in_linear_time, .timeout = 60)
+{
+  size_t n = 300 * 1000, cap = n * 12 + 16, len = 0;
+  char *buf = malloc(cap);
+  for (size_t i = 0; i < n; i++)
+    len += (size_t)snprintf(buf + len, cap - len, "c%zu\n", i);
+  len += (size_t)snprintf(buf + len, cap - len, "c17\n");
+  es_vocab v;
+  es_label_problems p = {0};
+  es_error err = {0};
+  struct timespec t0, t1;
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cr_assert_eq(es_vocab_parse("labels.txt", buf, len, &v, &p, &err), ES_EUSAGE);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  double s = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  cr_assert_eq(p.n, 1);
+  cr_assert(strstr(p.msg[0], "line 300001: duplicate class"), "%s", p.msg[0]);
+  cr_assert_lt(s, 20.0, "%.1f s", s);
+  es_label_problems_free(&p);
+  len -= 4; /* without the duplicate */
+  cr_assert_eq(es_vocab_parse("labels.txt", buf, len, &v, &p, &err), ES_OK);
+  cr_assert_eq(v.n, n);
+  cr_assert_str_eq(v.names[n - 1], "c299999");
+  es_vocab_free(&v);
+  free(buf);
 }
