@@ -158,13 +158,9 @@ int main(int argc, char **argv)
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
-  if (!dry && es_store_lock(&st, 0, NULL) != ES_OK) {
-    if (!quiet)
-      es_cli_error(prog, "waiting for another edgeset process to release '%s'", es_show(root));
-    if ((rc = es_store_lock(&st, 1, &err))) {
-      status = es_cli_fail(prog, rc, &err);
-      goto cleanup;
-    }
+  if (!dry && (rc = es_cli_lock(prog, &st, 0, quiet, &err))) {
+    status = es_cli_fail(prog, rc, &err);
+    goto cleanup;
   }
   es_augment_opts o = {
       .per_image = (uint32_t)per,

@@ -244,14 +244,7 @@ int main(int argc, char **argv)
   /* A dry run writes nothing: a reader's lock, which works on a read-only dataset. We say we
    * are waiting only when another process holds the lock; any other failure (a read-only file
    * system, no permission) is the error itself. */
-  int lock_flags = dry ? ES_LOCK_SHARED : 0, busy = 0;
-  rc = es_store_lock_ex(&st, lock_flags, &busy, &err);
-  if (rc && busy) {
-    if (!quiet)
-      es_cli_error(prog, "waiting for another edgeset process to release '%s'", root);
-    rc = es_store_lock_ex(&st, lock_flags | ES_LOCK_WAIT, NULL, &err);
-  }
-  if (rc) {
+  if ((rc = es_cli_lock(prog, &st, dry ? ES_LOCK_SHARED : 0, quiet, &err))) {
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }

@@ -2,6 +2,7 @@
 #include "core/cli.h"
 
 #include "core/show.h"
+#include "core/store.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -107,4 +108,16 @@ int es_cli_finish(const char *prog, int status)
     return ES_EXIT_FAIL;
   }
   return status;
+}
+
+int es_cli_lock(const char *prog, es_store *st, int flags, int quiet, es_error *err)
+{
+  int busy = 0;
+  int rc = es_store_lock_ex(st, flags & ~ES_LOCK_WAIT, &busy, err);
+  if (rc && busy) {
+    if (!quiet)
+      es_cli_error(prog, "waiting for another edgeset process to release '%s'", st->root);
+    rc = es_store_lock_ex(st, flags | ES_LOCK_WAIT, NULL, err);
+  }
+  return rc;
 }

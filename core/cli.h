@@ -45,4 +45,10 @@ int es_cli_parse_uint(const char *s, unsigned long long min, unsigned long long 
  * a full disk or closed pipe is not reported as success; otherwise returns status. */
 int es_cli_finish(const char *prog, int status);
 
+typedef struct es_store es_store;
+/* Locks the dataset for a program (es_store_lock_ex flags, ES_LOCK_WAIT implied): when another
+ * process holds the lock, says so on stderr (unless quiet) and waits; any other failure (a
+ * read-only file system, no permission) is returned at once, so the real error comes first. */
+int es_cli_lock(const char *prog, es_store *st, int flags, int quiet, es_error *err);
+
 #endif

@@ -5,7 +5,8 @@
  *   naming the file and the line: nothing is dropped, rewritten or reported as fine. The
  *   programs are those the dispatcher lists (`edgeset --help`), each with the commands that
  *   reach the manifest by its two roads (parsed JSON, or index.bin).
- * - On a read-only dataset collect fails with the real reason first and --dry-run works.
+ * - On a read-only dataset collect and augment fail with the real reason first, and
+ *   collect --dry-run works.
  * - A collect that fails before its commit (a full disk, a kill) leaves no batch record.
  * - Quarantine records never copy the contents of a file (a link to /etc/passwd). */
 #include <criterion/criterion.h>
@@ -396,6 +397,15 @@ Test(hostile, read_only_dataset)
   char *want = cu_fmt("edgeset-collect: cannot lock '%s/.lock': %s", ds, why);
   cr_assert(strncmp(err, want, strlen(want)) == 0, "got: %swant: %s", err, want);
   cr_assert_null(strstr(err, "waiting"), "%s", err);
+  free(want);
+  free(err);
+  /* augment too: it takes the same lock before anything else */
+  rc = run_stage("augment",
+                 (const char *[]){"-d", ds, "--per-image", "1", "--ops", "hflip", NULL}, NULL,
+                 &err);
+  cr_assert_eq(rc, 3, "%s", err);
+  want = cu_fmt("edgeset-augment: cannot lock '%s/.lock': %s", ds, why);
+  cr_assert(strncmp(err, want, strlen(want)) == 0, "got: %swant: %s", err, want);
   free(want);
   free(err);
 
