@@ -169,6 +169,37 @@ static int run_png(png_ctx *c)
   return ES_OK;
 }
 
+/* libpng allocates an ancillary chunk's declared length before reading it (eXIf has no limit
+ * of its own), so a 42-byte file could ask for gigabytes. The file is in memory: walk the chunk
+ * headers first and refuse a chunk other than IDAT that declares more bytes than the file has
+ * left. IDAT is streamed, so a cut one stays libpng's "truncated" error. */
+static int check_chunk_lengths(const uint8_t *buf, size_t len, es_error *err)
+{
+  static const uint8_t sig[8] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a};
+  if (len < 8 || memcmp(buf, sig, 8) != 0)
+    return ES_OK; /* libpng reports a bad signature */
+  size_t at = 8;
+  while (at + 8 <= len) {
+    const uint32_t n = (uint32_t)buf[at] << 24 | (uint32_t)buf[at + 1] << 16 |
+                       (uint32_t)buf[at + 2] << 8 | buf[at + 3];
+    const uint8_t *type = buf + at + 4;
+    const size_t left = len - at - 8;
+    if (memcmp(type, "IDAT", 4) != 0 && (uint64_t)n + 4 > left) {
+      char name[5];
+      for (int k = 0; k < 4; k++)
+        name[k] = type[k] >= 0x20 && type[k] < 0x7f ? (char)type[k] : '?';
+      name[4] = '\0';
+      return es_error_set(err, ES_EFORMAT,
+                          "malformed PNG: chunk '%s' declares %u bytes, but only %zu remain", name,
+                          n, left < 4 ? 0 : left - 4);
+    }
+    if (memcmp(type, "IEND", 4) == 0 || (uint64_t)n + 12 > len - at)
+      break;
+    at += (size_t)n + 12;
+  }
+  return ES_OK;
+}
+
 static int png_run(const uint8_t *buf, size_t len, const es_decode_opts *opts, es_image *out,
                    es_image_info *info, es_error *err)
 {
@@ -177,7 +208,9 @@ static int png_run(const uint8_t *buf, size_t len, const es_decode_opts *opts, e
   es_error local;
   if (!err)
     c.err = &local;
-  int rc;
+  int rc = check_chunk_lengths(buf, len, c.err);
+  if (rc != ES_OK)
+    goto cleanup;
   c.png = png_create_read_struct(PNG_LIBPNG_VER_STRING, &c, on_error, on_warning);
   if (!c.png) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory for the PNG decoder");

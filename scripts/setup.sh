@@ -4,6 +4,7 @@
 #   scripts/setup.sh           build, test suite and demo
 #   scripts/setup.sh bench     ... and what the benchmarks compare against (bench/run)
 #   scripts/setup.sh models    ... and what regenerates the reference model (models/train.sh)
+#   scripts/setup.sh fuzz      ... and clang with libFuzzer and the sanitizers (scripts/fuzz.sh)
 set -euo pipefail
 
 packages=(
@@ -19,7 +20,8 @@ for profile in "$@"; do
   case "$profile" in
     bench) packages+=(python3-skimage python3-sklearn python3-opencv) ;;   # real photos, baselines
     models) packages+=(python3-torch python3-pyarmnn) ;;                  # training, Arm NN check
-    *) echo "setup.sh: unknown profile '$profile' (expected bench or models)" >&2; exit 2 ;;
+    fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;   # scripts/fuzz.sh: libFuzzer, ASan/UBSan, OpenMP, symbolizer
+    *) echo "setup.sh: unknown profile '$profile' (expected bench, models or fuzz)" >&2; exit 2 ;;
   esac
 done
 

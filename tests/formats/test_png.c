@@ -357,3 +357,32 @@ Test(png, exif_chunk_read)
   es_image_free(&img);
   free(b);
 }
+
+/* A 42-byte PNG whose eXIf chunk declares 654,311,450 bytes (found by fuzz_png): libpng would
+ * allocate the declared length before reading it. The decoder and the probe refuse it first,
+ * naming the chunk, and so does an ancillary chunk after the image data; a cut IDAT keeps
+ * libpng's own error. */
+Test(png, chunk_longer_than_the_file_is_refused_before_libpng)
+{
+  const uint8_t head[] = {0x89, 'P', 'N', 'G', 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0x0d, 'I', 'H',
+                          'D', 'R', 0, 0, 0, 3, 0, 0, 0, 2, 8, 2, 0, 0, 0, 0x12, 0x16, 0xf1,
+                          0x4d, 0x27, 0, 0, 0x1a, 'e', 'X', 'I', 'f', 0xf2};
+  es_image img = {0};
+  es_image_info info;
+  es_error err = {0};
+  cr_assert_eq(es_image_decode(head, sizeof head, NULL, &img, &info, &err), ES_EFORMAT);
+  cr_assert(strstr(err.msg, "chunk 'eXIf' declares 654311450 bytes"), "%s", err.msg);
+  cr_assert_null(img.data);
+  err = (es_error){0};
+  cr_assert_eq(es_image_probe(head, sizeof head, NULL, &info, &err), ES_EFORMAT);
+  cr_assert(strstr(err.msg, "chunk 'eXIf'"), "%s", err.msg);
+  /* a valid file with its IEND cut to a huge length: refused the same way */
+  size_t len;
+  uint8_t *b = read_suite("basn0g08.png", &len);
+  cr_assert(len > 12);
+  b[len - 12] = 0x7f; /* IEND's length, 0 in a valid file */
+  err = (es_error){0};
+  cr_assert_eq(es_image_decode(b, len, NULL, &img, &info, &err), ES_EFORMAT);
+  cr_assert(strstr(err.msg, "chunk 'IEND' declares"), "%s", err.msg);
+  free(b);
+}
