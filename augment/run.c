@@ -11,8 +11,8 @@
  *    depends on --jobs or on which thread ran what.
  * 3. In canonical order (source id, variant number) decide: a new item, or a variant whose
  *    bytes or pixels are already an item (its staged object is dropped).
- * 4. Commit like collect: objects published, manifest replaced (the commit point), ledger
- *    record appended. */
+ * 4. Commit like collect, one dataset transaction (formats/dataset.h): objects published,
+ *    manifest replaced (the commit point), index.bin, ledger record appended. */
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include "augment/augment_internal.h"
 #include "core/image_ops.h"
 #include "core/strmap.h"
+#include "formats/dataset.h"
 #include "formats/features.h"
 #include "formats/image.h"
 #include "formats/index.h"
@@ -59,7 +60,7 @@ typedef struct run {
   es_manifest m;
   es_strmap ids, pixels, existing;
   es_decode_opts dopts;
-  es_object_batch *objects;
+  es_dataset *tx; /* staged objects, then the commit */
   source *src;
   size_t n_src;
   variant *var; /* n_src * per_image */
@@ -289,8 +290,8 @@ static int make_variant(run *R, const source *s, uint32_t k, int want_thumb, var
   } else if (rc == ES_OK) {
     v->status = V_MADE;
     if (!o->dry_run) {
-      rc = es_store_stage_object(R->st, R->objects, v->id, es_object_ext(v->format), bytes, len,
-                                 NULL, "copy", &v->slot, &v->object, err);
+      rc = es_dataset_stage_object(R->tx, v->id, es_object_ext(v->format), bytes, len, NULL,
+                                   "copy", &v->slot, &v->object, err);
       if (rc)
         es_error_prefix(err, "cannot store variant %u of '%s'", k, it->id);
     }
@@ -354,23 +355,18 @@ json_t *es_augment_summary_json(const es_augment_summary *s)
                    (json_int_t)s->sources_unreadable, "items", (json_int_t)s->items_total);
 }
 
+/* The commit (formats/dataset.h): objects, then the manifest that names them (the commit
+ * point), index.bin, the augment record. */
 static int commit(run *R, const es_augment_summary *sum, es_error *err)
 {
-  /* Objects first, then the manifest that names them (the commit point), then index.bin. */
-  int rc = es_store_publish_objects(R->st, R->objects, err);
-  if (rc || (rc = es_index_commit_manifest(R->st, &R->m, NULL, err)))
-    return rc;
-  char now[32];
-  es_store_now(now);
-  json_t *rec = json_pack("{s:s, s:s, s:I, s:I, s:s, s:o}", "type", "augment", "time", now,
-                          "seed", (json_int_t)R->o->seed, "per_image",
-                          (json_int_t)R->o->per_image, "ops", R->o->spec->canon, "summary",
-                          es_augment_summary_json(sum));
-  if (!rec)
-    return es_error_set(err, ES_ENOMEM, "out of memory");
-  rc = es_store_append(R->st, "ledger.jsonl", rec, err);
-  json_decref(rec);
-  return rc;
+  es_dataset_set_manifest(R->tx, &R->m, NULL);
+  int rc = es_dataset_record(R->tx, "augment",
+                             json_pack("{s:I, s:I, s:s, s:o}", "seed", (json_int_t)R->o->seed,
+                                       "per_image", (json_int_t)R->o->per_image, "ops",
+                                       R->o->spec->canon, "summary",
+                                       es_augment_summary_json(sum)),
+                             err);
+  return rc ? rc : es_dataset_commit(R->tx, err);
 }
 
 /* Caption of a variant on the contact sheet: its resolved operations. */
@@ -478,7 +474,7 @@ static void free_run(run *R)
     }
   free(R->var);
   free(R->src);
-  es_object_batch_free(R->st, R->objects);
+  es_dataset_abort(R->tx);
   es_manifest_free(&R->m);
   es_strmap_free(&R->ids);
   es_strmap_free(&R->pixels);
@@ -511,7 +507,7 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
     goto cleanup;
   }
   R.var = calloc(R.n_src * K, sizeof *R.var);
-  if (!R.var || !(R.objects = es_object_batch_new(err))) {
+  if (!R.var || !(R.tx = es_dataset_begin(st, o->jobs, err))) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory for %zu variants", R.n_src * K);
     goto cleanup;
   }
@@ -595,7 +591,7 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
         if (es_strmap_get(&R.ids, v->id, NULL) || es_strmap_get(&R.pixels, v->pixels, NULL)) {
           sum->variants_duplicate++;
           if (v->slot != SIZE_MAX)
-            es_object_batch_drop(st, R.objects, v->slot);
+            es_dataset_drop_object(R.tx, v->slot);
         } else {
           sum->variants_new++;
           rc = add_item(&R, s, k, v, err);

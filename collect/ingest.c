@@ -8,9 +8,9 @@
  *    decode, compute the pixel hash, phash and stats, and store the object.
  * 3. In the canonical order (paths sorted bytewise), decide what each input is: new item,
  *    occurrence, or quarantine line; then derive clusters (cluster.c).
- * 4. Commit: quarantine lines appended, objects published, the new manifest written, a new
- *    batch's ledger record appended, the manifest renamed (the commit point), the collect
- *    record appended.
+ * 4. Commit, one dataset transaction (formats/dataset.h): quarantine lines appended, objects
+ *    published, the new manifest written, a new batch's ledger record appended, the manifest
+ *    renamed (the commit point), index.bin rewritten, the collect record appended.
  * Objects are written before the manifest that refers to them; an object left behind by a
  * killed run is simply re-used by the next one. */
 #include "collect/collect.h"
@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "collect/cluster.h"
+#include "formats/dataset.h"
 #include "formats/features.h"
 #include "collect/inputs.h"
 #include "core/strmap.h"
@@ -72,7 +73,7 @@ typedef struct run {
   es__inputs in;
   rec *recs;
   es_decode_opts dopts;
-  es_object_batch *objects; /* staged in parallel, published before the commit */
+  es_dataset *tx; /* objects staged in parallel, quarantine lines, the commit */
 } run;
 
 static void set_quarantine(rec *r, int code, const char *fmt, ...)
@@ -343,8 +344,8 @@ static int decode_input(rec *r, const run *R, const uint8_t *buf, size_t len,
   }
   if (R->o->dry_run || !strcmp(R->o->store_mode, "ref"))
     return ES_OK;
-  rc = es_store_stage_object(R->st, R->objects, r->id, es_object_ext(info->format), buf, len,
-                             r->path, R->o->store_mode, &r->slot, &r->object, err);
+  rc = es_dataset_stage_object(R->tx, r->id, es_object_ext(info->format), buf, len, r->path,
+                               R->o->store_mode, &r->slot, &r->object, err);
   if (rc)
     es_error_prefix(err, "cannot store '%s'", r->path);
   return rc;
@@ -483,10 +484,7 @@ static int append_quarantine(const run *R, const char *path, int code, const cha
   free(esc);
   if (q && id && id[0])
     json_object_set_new(q, "id", json_string(id));
-  int rc = q ? es_store_append(R->st, "quarantine.jsonl", q, err)
-             : es_error_set(err, ES_ENOMEM, "out of memory");
-  json_decref(q);
-  return rc;
+  return es_dataset_quarantine(R->tx, q, err);
 }
 
 static int decide(run *R, es_collect_summary *sum, es_error *err)
@@ -539,7 +537,7 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
       /* These bytes are not an item: their object is not kept (one left by a killed run
        * included). */
       if (f->slot != SIZE_MAX)
-        es_object_batch_drop(R->st, R->objects, f->slot);
+        es_dataset_drop_object(R->tx, f->slot);
       else if (f->object && !R->o->dry_run && unlinkat(R->st->dirfd, f->object, 0) != 0 &&
                errno != ENOENT)
         rc = es_error_errno(err, ES_EIO, errno, "cannot remove '%s/%s'", R->st->root,
@@ -578,62 +576,24 @@ json_t *es_collect_summary_json(const es_collect_summary *s)
   return summary_json(s);
 }
 
-/* The ledger record that gives a new batch its sequence number. It is appended only when the
- * run commits: after every object, quarantine line and the new manifest's bytes are durable,
- * just before the manifest's rename, so that a run that fails (a full disk) leaves no batch
- * record, while every batch a manifest names has its record before that manifest appears. */
-static int append_batch_record(void *ctx, es_error *err)
-{
-  run *R = ctx;
-  char now[32];
-  es_store_now(now);
-  size_t seq = 0;
-  es_strmap_get(&R->batch_seq, R->o->batch, &seq);
-  json_t *b = json_pack("{s:s, s:s, s:s, s:I}", "type", "batch", "time", now, "batch",
-                        R->o->batch, "seq", (json_int_t)seq);
-  int rc = b ? es_store_append(R->st, "ledger.jsonl", b, err)
-             : es_error_set(err, ES_ENOMEM, "out of memory");
-  json_decref(b);
-  return rc;
-}
-
+/* The commit (formats/dataset.h): quarantine lines, objects, the manifest that names them with
+ * a new batch's ledger record just before its rename (the commit point), index.bin, then the
+ * run's collect record. */
 static int commit(run *R, const es_collect_summary *sum, es_error *err)
 {
-  /* Objects first, then the manifest that names them (the commit point), then index.bin. The
-   * manifest is serialized on a second thread while the objects are published (renames and
-   * syncs, mostly kernel time and waits). */
   int rc = ES_OK;
-  char *bytes = NULL;
-  size_t len = 0;
-  es_error serr = {0};
-#pragma omp parallel sections num_threads(R->o->jobs > 1 ? 2 : 1)
-  {
-#pragma omp section
-    rc = es_store_publish_objects(R->st, R->objects, err);
-#pragma omp section
-    bytes = es_manifest_serialize(&R->m, &len, &serr);
+  es_dataset_set_manifest(R->tx, &R->m, NULL);
+  if (!R->batch_known) {
+    size_t seq = 0;
+    es_strmap_get(&R->batch_seq, R->o->batch, &seq);
+    rc = es_dataset_new_batch(R->tx, R->o->batch, seq, err);
   }
-  if (!rc && !bytes) {
-    if (err)
-      *err = serr;
-    rc = serr.code ? serr.code : ES_ENOMEM;
-  }
-  if (rc) {
-    free(bytes);
-    return rc;
-  }
-  if ((rc = es_index_commit_serialized(R->st, &R->m, bytes, len, NULL, R->batch_known ? NULL :
-                                        append_batch_record, R, err)))
-    return rc;
-  char now[32];
-  es_store_now(now);
-  json_t *rec_json = json_pack("{s:s, s:s, s:s, s:o}", "type", "collect", "time", now, "batch",
-                               R->o->batch, "summary", summary_json(sum));
-  if (!rec_json)
-    return es_error_set(err, ES_ENOMEM, "out of memory");
-  rc = es_store_append(R->st, "ledger.jsonl", rec_json, err);
-  json_decref(rec_json);
-  return rc;
+  if (!rc)
+    rc = es_dataset_record(R->tx, "collect",
+                           json_pack("{s:s, s:o}", "batch", R->o->batch, "summary",
+                                     summary_json(sum)),
+                           err);
+  return rc ? rc : es_dataset_commit(R->tx, err);
 }
 
 static void free_run(run *R)
@@ -647,7 +607,7 @@ static void free_run(run *R)
       free(R->recs[i].sidecar_bad);
     }
   free(R->recs);
-  es_object_batch_free(R->st, R->objects);
+  es_dataset_abort(R->tx);
   es__inputs_free(&R->in);
   es_manifest_free(&R->m);
   es_strmap_free(&R->ids);
@@ -691,7 +651,7 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
     R.recs[i].decoder = SIZE_MAX;
     R.recs[i].slot = SIZE_MAX;
   }
-  if (!(R.objects = es_object_batch_new(err))) {
+  if (!(R.tx = es_dataset_begin(st, o->jobs, err))) {
     rc = ES_ENOMEM;
     goto cleanup;
   }

@@ -785,6 +785,77 @@ cleanup:
   return rc;
 }
 
+struct es_staged_file {
+  char name[256]; /* final name relative to the root */
+  char tmp[64];   /* name in TMP_DIR */
+};
+
+int es_store_stage_file(const es_store *st, const char *name, const void *buf, size_t len,
+                        es_staged_file **out, es_error *err)
+{
+  static unsigned long seq; /* a staged file's temporary is not the thread's replace temporary */
+  *out = NULL;
+  int rc = check_name(st, name, err);
+  if (rc)
+    return rc;
+  if (strlen(name) >= sizeof ((es_staged_file *)0)->name)
+    return es_error_set(err, ES_EINTERNAL, "bad file name '%s' in dataset '%s'", name, st->root);
+  es_staged_file *f = calloc(1, sizeof *f);
+  if (!f)
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  snprintf(f->name, sizeof f->name, "%s", name);
+  snprintf(f->tmp, sizeof f->tmp, "%ld.%ld.s%lu.tmp", (long)getpid(), (long)gettid(),
+           __atomic_add_fetch(&seq, 1, __ATOMIC_SEQ_CST));
+  int tdfd = open_tmpdir(st, err);
+  if (tdfd < 0) {
+    free(f);
+    return tdfd;
+  }
+  rc = tmp_write(st, tdfd, f->tmp, buf, len, 1, err);
+  close(tdfd);
+  if (rc) {
+    free(f);
+    return rc;
+  }
+  *out = f;
+  return ES_OK;
+}
+
+int es_store_publish_file(const es_store *st, es_staged_file *f, es_error *err)
+{
+  const char *base;
+  int rc, tdfd = -1, dfd = open_parent(st, f->name, 1, &base, err);
+  if (dfd < 0) {
+    es_store_discard_file(st, f);
+    return dfd;
+  }
+  tdfd = open_tmpdir(st, err);
+  if (tdfd < 0)
+    rc = tdfd;
+  else
+    rc = tmp_publish(st, tdfd, f->tmp, dfd, base, f->name, base, NULL, NULL, err);
+  if (tdfd >= 0)
+    close(tdfd);
+  close(dfd);
+  if (rc)
+    es_store_discard_file(st, f); /* tmp_publish has removed the temporary already */
+  else
+    free(f);
+  return rc;
+}
+
+void es_store_discard_file(const es_store *st, es_staged_file *f)
+{
+  if (!f)
+    return;
+  int tdfd = st ? openat(st->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+  if (tdfd >= 0) {
+    unlinkat(tdfd, f->tmp, 0);
+    close(tdfd);
+  }
+  free(f);
+}
+
 /* ---- objects ---------------------------------------------------------------------------- */
 
 void es_hash_hex(const void *buf, size_t len, char out[33])

@@ -85,6 +85,18 @@ int es_store_replace(const es_store *st, const char *name, const void *buf, size
 int es_store_replace_hook(const es_store *st, const char *name, const void *buf, size_t len,
                           int (*before)(void *ctx, es_error *err), void *ctx, es_error *err);
 
+/* One whole file in two steps, for a commit that must make several files durable before its
+ * commit point and rename one of them after it (labels.txt after manifest.jsonl):
+ * es_store_stage_file() writes and fsyncs the bytes to a temporary of their own in
+ * DATASET/.tmp/; es_store_publish_file() renames it over `name` and fsyncs the directory (the
+ * crash points "<base>-data" and "<base>-rename" of es_store_replace()) and frees *f;
+ * es_store_discard_file() deletes an unpublished temporary and frees *f (NULL-safe). */
+typedef struct es_staged_file es_staged_file;
+int es_store_stage_file(const es_store *st, const char *name, const void *buf, size_t len,
+                        es_staged_file **f, es_error *err);
+int es_store_publish_file(const es_store *st, es_staged_file *f, es_error *err);
+void es_store_discard_file(const es_store *st, es_staged_file *f);
+
 /* Stores an object as objects/<first two hex digits>/<id>.<ext> crash-safely. An existing object
  * whose bytes hash to its id is kept; a damaged one (wrong size or hash) is rewritten.
  * With mode "link" a hard link to src_path is made when possible (falling back to a copy);

@@ -550,8 +550,15 @@ int es_index_commit_serialized(const es_store *st, const es_manifest *m, char *b
   free(bytes);
   if (rc)
     return rc;
+  es_index_save_committed(st, m, len, hash, ix);
+  return ES_OK;
+}
+
+void es_index_save_committed(const es_store *st, const es_manifest *m, uint64_t manifest_size,
+                             const char manifest_hash[33], es_index *ix)
+{
   es_index nix;
-  if (es_index_from_manifest(m, len, hash, &nix, NULL) == ES_OK) {
+  if (es_index_from_manifest(m, manifest_size, manifest_hash, &nix, NULL) == ES_OK) {
     save_index(st, &nix);
     if (ix) {
       es_index_free(ix);
@@ -560,5 +567,4 @@ int es_index_commit_serialized(const es_store *st, const es_manifest *m, char *b
       es_index_free(&nix);
     }
   }
-  return ES_OK;
 }

@@ -2,7 +2,7 @@
  * vocabulary (labels.txt, whose order is the model's output index), renames and merges
  * classes, reports label noise (a near-duplicate cluster with several labels, an item whose
  * occurrences arrived under two class folders) and measures class balance with gates.
- * Everything here works on memory: the program reads files and commits the manifest. */
+ * apply.c and balance.c work on memory; run.c runs the stage on a dataset and commits. */
 #ifndef ES_LABEL_H
 #define ES_LABEL_H
 
@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/store.h"
 #include "formats/index.h"
 #include "formats/labels.h" /* es_vocab, es_label_problems, es_label_invalid */
 #include "formats/manifest.h"
@@ -65,6 +66,31 @@ int es_label_apply(es_manifest *m, const es_label_opts *o, es_label_result *res,
 /* Finds label noise in m: clusters whose members carry different labels. Returns a JSON array
  * (new reference) of {"cluster", "labels": {name: count}, "items": [ids]}. */
 json_t *es_label_cluster_conflicts(const es_manifest *m, es_error *err);
+
+/* ---- on a dataset (run.c) ---- */
+
+/* Reads the dataset's labels.txt into *vocab (*have = 1); no labels.txt leaves *have = 0. A
+ * malformed file is ES_EUSAGE with every problem in *probs. */
+int es_label_dataset_vocab(const es_store *st, es_vocab *vocab, int *have,
+                           es_label_problems *probs, es_error *err);
+
+typedef struct es_label_run_opts {
+  es_label_opts apply;   /* source, vocabulary (NULL: none), renames */
+  const char *from_spec; /* the source as given ("csv:FILE" ...), NULL: none; for the record */
+  int labels_file;       /* the vocabulary came from --labels FILE (the record's labels_file) */
+  int dry_run;
+} es_label_run_opts;
+
+/* One label run on a dataset locked exclusively (not locked for a dry run): loads the manifest
+ * into *m and *ix, applies o->apply (es_label_apply(): ES_EUSAGE with *probs when the input is
+ * wrong, nothing changed), and unless o->dry_run commits in one dataset transaction
+ * (formats/dataset.h): labels.txt (when a vocabulary was given: res->vocab_out), the manifest,
+ * index.bin and the ledger's label record. *summary gets the run's summary (what --json prints
+ * under "label"; caller decrefs). Afterwards *ix is the index of the changed manifest (for the
+ * balance), also after a dry run. */
+int es_label_run(es_store *st, const es_label_run_opts *o, es_manifest *m, es_index *ix,
+                 es_label_result *res, json_t **summary, es_label_problems *probs,
+                 es_error *err);
 
 /* ---- balance ---- */
 

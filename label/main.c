@@ -112,6 +112,120 @@ static void print_balance(const json_t *b)
     es_show_line(stdout, "gate failed: %s", json_string_value(json_array_get(f, k)));
 }
 
+/* Reads the label source (--from) and the vocabulary (--labels FILE); prints why and returns
+ * the exit status when one is unusable, else -1. */
+static int read_inputs(const char *from_spec, es_label_from *from, char **from_buf,
+                       const char *labels_path, char **labels_buf, es_vocab *vocab,
+                       int *have_vocab, es_label_problems *probs)
+{
+  es_error err = {0};
+  int rc;
+  if (from_spec) {
+    if (es_label_from_parse(from_spec, from, &err))
+      return es_cli_usage_error(prog, usage, "%s", err.msg);
+    if (from->kind != ES_LABEL_FROM_DIR) {
+      uint8_t *bytes;
+      if (es_read_file(from->file, &bytes, &from->len, &err)) {
+        es_cli_error(prog, "%s", err.msg);
+        return ES_EXIT_USAGE;
+      }
+      *from_buf = (char *)bytes;
+      from->buf = *from_buf;
+    }
+  }
+  if (labels_path) {
+    size_t len;
+    uint8_t *bytes;
+    if (es_read_file(labels_path, &bytes, &len, &err)) {
+      es_cli_error(prog, "%s", err.msg);
+      return ES_EXIT_USAGE;
+    }
+    *labels_buf = (char *)bytes;
+    if ((rc = es_vocab_parse(labels_path, *labels_buf, len, vocab, probs, &err))) {
+      for (size_t i = 0; i < probs->n; i++)
+        es_cli_error(prog, "%s", probs->msg[i]);
+      return es_cli_fail(prog, rc, &err);
+    }
+    *have_vocab = 1;
+  }
+  return -1;
+}
+
+/* Opens (and, for a change, locks) the dataset and reads its labels.txt unless --labels gave
+ * one; prints why and returns the exit status on failure, else -1. */
+static int open_dataset(es_store *st, const char *root, int lock, es_vocab *vocab,
+                        int *have_vocab, es_label_problems *probs)
+{
+  es_error err = {0};
+  int rc;
+  if ((rc = es_store_open(st, root, 0, NULL, &err))) {
+    /* a dataset that is not there is an unusable argument, not an I/O failure */
+    int status = es_cli_fail(prog, rc, &err);
+    return rc == ES_ENOTFOUND ? ES_EXIT_USAGE : status;
+  }
+  if (lock && (rc = es_store_lock(st, 1, &err)))
+    return es_cli_fail(prog, rc, &err);
+  if (!*have_vocab && (rc = es_label_dataset_vocab(st, vocab, have_vocab, probs, &err))) {
+    for (size_t i = 0; i < probs->n; i++)
+      es_cli_error(prog, "%s", probs->msg[i]);
+    return rc == ES_EUSAGE ? ES_EXIT_FAIL : es_cli_fail(prog, rc, &err);
+  }
+  return -1;
+}
+
+/* The balance, and its HTML page with --report; returns the exit status on failure, else -1. */
+static int balance_of(const es_index *ix, const es_balance_opts *bo, const char *report,
+                      const char *root, json_t **bal, int *failed)
+{
+  es_error err = {0};
+  *bal = es_balance_compute(ix, bo, failed, &err);
+  if (!*bal)
+    return es_cli_fail(prog, err.code ? err.code : ES_ENOMEM, &err);
+  if (!report)
+    return -1;
+  FILE *f = fopen(report, "w");
+  if (!f) {
+    es_cli_error(prog, "cannot write '%s': %m", es_show(report));
+    return ES_EXIT_FAIL;
+  }
+  char now[32];
+  es_store_now(now);
+  int rc = es_balance_report(f, *bal, root, now, &err);
+  if (fclose(f) != 0 && !rc)
+    rc = es_error_set(&err, ES_EIO, "cannot write '%s'", es_show(report));
+  return rc ? es_cli_fail(prog, rc, &err) : -1;
+}
+
+static void print_result(const json_t *out, const json_t *bal, const es_label_result *res,
+                         const es_label_from *from, int dry, int json, int quiet, int failed)
+{
+  if (json) {
+    json_t *j = json_object();
+    if (out)
+      json_object_set(j, "label", (json_t *)out);
+    if (bal)
+      json_object_set(j, "balance", (json_t *)bal);
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(j);
+  } else if (!quiet) {
+    if (out) {
+      printf("%s%zu labels set by the source, %zu items changed", dry ? "dry run: " : "",
+             res->set, res->changed);
+      if (from->kind == ES_LABEL_FROM_DIR)
+        printf(", %zu items without a folder %u level(s) up", res->unmatched, from->levels);
+      putchar('\n');
+      print_conflicts(res->conflicts);
+    }
+    if (bal)
+      print_balance(bal);
+  } else if (failed && bal) {
+    const json_t *f = json_object_get(json_object_get(bal, "gates"), "failures");
+    for (size_t k = 0; k < json_array_size(f); k++)
+      es_cli_error(prog, "gate failed: %s", json_string_value(json_array_get(f, k)));
+  }
+}
+
 int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -208,142 +322,22 @@ int main(int argc, char **argv)
   if (!change && !balance)
     return es_cli_usage_error(prog, usage, "nothing to do: give --from, --labels, --rename or "
                                            "--balance");
-  if (from_spec) {
-    if (es_label_from_parse(from_spec, &from, &err))
-      return es_cli_usage_error(prog, usage, "%s", err.msg);
-    if (from.kind != ES_LABEL_FROM_DIR) {
-      uint8_t *bytes;
-      if (es_read_file(from.file, &bytes, &from.len, &err)) {
-        es_cli_error(prog, "%s", err.msg);
-        return ES_EXIT_USAGE;
-      }
-      from_buf = (char *)bytes;
-      from.buf = from_buf;
-    }
-  }
-  if (labels_path) {
-    size_t len;
-    uint8_t *bytes;
-    if (es_read_file(labels_path, &bytes, &len, &err)) {
-      es_cli_error(prog, "%s", err.msg);
-      status = ES_EXIT_USAGE;
-      goto cleanup;
-    }
-    labels_buf = (char *)bytes;
-    if ((rc = es_vocab_parse(labels_path, labels_buf, len, &vocab, &probs, &err))) {
-      for (size_t i = 0; i < probs.n; i++)
-        es_cli_error(prog, "%s", probs.msg[i]);
-      status = es_cli_fail(prog, rc, &err);
-      goto cleanup;
-    }
-    have_vocab = 1;
-  }
-
-  if ((rc = es_store_open(&st, root, 0, NULL, &err))) {
-    /* a dataset that is not there is an unusable argument, not an I/O failure */
-    status = es_cli_fail(prog, rc, &err);
-    if (rc == ES_ENOTFOUND)
-      status = ES_EXIT_USAGE;
+  if ((status = read_inputs(from_spec, &from, &from_buf, labels_path, &labels_buf, &vocab,
+                            &have_vocab, &probs)) >= 0 ||
+      (status = open_dataset(&st, root, change && !dry, &vocab, &have_vocab, &probs)) >= 0)
     goto cleanup;
-  }
-  if (change && !dry && (rc = es_store_lock(&st, 1, &err))) {
-    status = es_cli_fail(prog, rc, &err);
-    goto cleanup;
-  }
-  if (!have_vocab) {
-    uint8_t *vb = NULL;
-    size_t vl = 0;
-    if ((rc = es_store_read(&st, "labels.txt", 1, &vb, &vl, &err))) {
-      status = es_cli_fail(prog, rc, &err);
-      goto cleanup;
-    }
-    if (vb) {
-      char name[4096];
-      snprintf(name, sizeof name, "%s/labels.txt", root);
-      rc = es_vocab_parse(name, (const char *)vb, vl, &vocab, &probs, &err);
-      free(vb);
-      if (rc) {
-        for (size_t i = 0; i < probs.n; i++)
-          es_cli_error(prog, "%s", probs.msg[i]);
-        status = rc == ES_EUSAGE ? ES_EXIT_FAIL : es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-      have_vocab = 1;
-    }
-  }
+  status = ES_EXIT_FAIL;
 
   if (change) {
-    if ((rc = es_index_load(&st, &m, &ix, NULL, &err))) {
-      status = es_cli_fail(prog, rc, &err);
-      goto cleanup;
-    }
-    es_label_opts o = {.from = from, .vocab = have_vocab ? &vocab : NULL, .renames = renames,
-                       .n_renames = n_renames};
-    rc = es_label_apply(&m, &o, &res, &probs, &err);
-    if (rc == ES_EUSAGE) {
+    es_label_run_opts o = {.apply = {.from = from, .vocab = have_vocab ? &vocab : NULL,
+                                     .renames = renames, .n_renames = n_renames},
+                           .from_spec = from_spec, .labels_file = labels_path != NULL,
+                           .dry_run = dry};
+    if ((rc = es_label_run(&st, &o, &m, &ix, &res, &out, &probs, &err))) {
       for (size_t i = 0; i < probs.n; i++)
         es_cli_error(prog, "%s", probs.msg[i]);
-      es_cli_error(prog, "%s", err.msg);
-      status = ES_EXIT_USAGE;
-      goto cleanup;
-    }
-    if (rc) {
       status = es_cli_fail(prog, rc, &err);
       goto cleanup;
-    }
-    json_t *renamed = json_array();
-    for (size_t r = 0; r < n_renames; r++)
-      json_array_append_new(renamed, json_pack("{s:s, s:s}", "from", renames[r].from, "to",
-                                               renames[r].to));
-    out = json_pack("{s:o, s:o, s:I, s:I, s:I, s:O, s:b}", "from",
-                    from_spec ? json_string(from_spec) : json_null(), "renames", renamed,
-                    "set", (json_int_t)res.set, "changed", (json_int_t)res.changed,
-                    "unmatched", (json_int_t)res.unmatched, "conflicts", res.conflicts,
-                    "dry_run", dry);
-    if (!out) {
-      es_cli_error(prog, "out of memory");
-      goto cleanup;
-    }
-    if (!dry) {
-      if (have_vocab) {
-        size_t vl;
-        char *vb = es_vocab_serialize(&res.vocab_out, &vl, &err);
-        if (!vb || (rc = es_store_replace(&st, "labels.txt", vb, vl, &err))) {
-          free(vb);
-          status = es_cli_fail(prog, vb ? rc : ES_ENOMEM, &err);
-          goto cleanup;
-        }
-        free(vb);
-      }
-      if ((rc = es_index_commit_manifest(&st, &m, &ix, &err))) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-      char now[32];
-      es_store_now(now);
-      json_t *rec = json_deep_copy(out);
-      json_object_del(rec, "dry_run");
-      json_object_set_new(rec, "conflicts",
-                          json_pack("{s:I, s:I}", "clusters",
-                                    (json_int_t)json_array_size(json_object_get(res.conflicts, "clusters")),
-                                    "folders",
-                                    (json_int_t)json_array_size(json_object_get(res.conflicts, "folders"))));
-      json_object_set_new(rec, "labels_file", json_boolean(labels_path != NULL));
-      json_t *full = json_pack("{s:s, s:s}", "type", "label", "time", now);
-      json_object_update(full, rec);
-      json_decref(rec);
-      rc = es_store_append(&st, "ledger.jsonl", full, &err);
-      json_decref(full);
-      if (rc) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-    } else {
-      es_index_free(&ix);
-      if ((rc = es_index_from_manifest(&m, 0, "00000000000000000000000000000000", &ix, &err))) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
     }
     if (have_vocab) {
       es_vocab_free(&vocab);
@@ -356,56 +350,11 @@ int main(int argc, char **argv)
   }
 
   int failed = 0;
-  if (balance) {
-    es_balance_opts bo = {.vocab = have_vocab ? &vocab : NULL, .include_augmented = aug,
-                          .min_count = min_count, .max_ratio = max_ratio};
-    bal = es_balance_compute(&ix, &bo, &failed, &err);
-    if (!bal) {
-      status = es_cli_fail(prog, err.code ? err.code : ES_ENOMEM, &err);
-      goto cleanup;
-    }
-    if (report) {
-      FILE *f = fopen(report, "w");
-      if (!f) {
-        es_cli_error(prog, "cannot write '%s': %m", es_show(report));
-        goto cleanup;
-      }
-      char now[32];
-      es_store_now(now);
-      rc = es_balance_report(f, bal, root, now, &err);
-      if (fclose(f) != 0 && !rc)
-        rc = es_error_set(&err, ES_EIO, "cannot write '%s'", es_show(report));
-      if (rc) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-    }
-  }
-  if (json) {
-    json_t *j = json_object();
-    if (out)
-      json_object_set(j, "label", out);
-    if (bal)
-      json_object_set(j, "balance", bal);
-    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-    fputc('\n', stdout);
-    json_decref(j);
-  } else if (!quiet) {
-    if (out) {
-      printf("%s%zu labels set by the source, %zu items changed", dry ? "dry run: " : "",
-             res.set, res.changed);
-      if (from.kind == ES_LABEL_FROM_DIR)
-        printf(", %zu items without a folder %u level(s) up", res.unmatched, from.levels);
-      putchar('\n');
-      print_conflicts(res.conflicts);
-    }
-    if (bal)
-      print_balance(bal);
-  } else if (failed && bal) {
-    const json_t *f = json_object_get(json_object_get(bal, "gates"), "failures");
-    for (size_t k = 0; k < json_array_size(f); k++)
-      es_cli_error(prog, "gate failed: %s", json_string_value(json_array_get(f, k)));
-  }
+  es_balance_opts bo = {.vocab = have_vocab ? &vocab : NULL, .include_augmented = aug,
+                        .min_count = min_count, .max_ratio = max_ratio};
+  if (balance && (status = balance_of(&ix, &bo, report, root, &bal, &failed)) >= 0)
+    goto cleanup;
+  print_result(out, bal, &res, &from, dry, json, quiet, failed);
   status = es_cli_finish(prog, failed ? ES_EXIT_FOUND : ES_EXIT_OK);
 
 cleanup:

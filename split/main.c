@@ -105,6 +105,58 @@ static void print_problems(const json_t *p)
   }
 }
 
+/* --release: the items of `release` become unassigned, committed unless a dry run. Returns the
+ * exit status on failure, else -1. */
+static int run_release(es_store *st, es_index *ix, es_manifest *m, const char *release, int dry,
+                       int silent, json_t *out)
+{
+  es_error err = {0};
+  size_t v;
+  size_t n = es_strmap_get(&ix->str_of, release, &v) ? es_split_release(ix, release) : 0;
+  if (!n) {
+    es_cli_error(prog, "--release '%s': no item is in that split", es_show(release));
+    return ES_EXIT_USAGE;
+  }
+  if (!silent)
+    printf("%sreleased %zu items of %s'%s': they are unassigned now, and the next split run "
+           "may put them in any split%s\n",
+           dry ? "dry run: " : "", n, es_split_is_held_out(release) ? "held-out set " : "split ",
+           es_show(release),
+           es_split_is_held_out(release) ? " (including train), so results measured on this "
+                                           "held-out set are no longer comparable"
+                                         : "");
+  json_object_set_new(out, "release", json_pack("{s:s, s:I, s:b}", "split", release, "items",
+                                                (json_int_t)n, "dry_run", dry));
+  int rc = dry ? ES_OK : es_split_commit_release(st, ix, m, release, n, &err);
+  return rc ? es_cli_fail(prog, rc, &err) : -1;
+}
+
+/* --export: returns the exit status on failure, else -1. */
+static int run_export(es_store *st, const es_index *ix, const char *dir, const char *layout,
+                      int one, int silent, json_t *out)
+{
+  es_error err = {0};
+  es_export_opts eo = {.layout = strcmp(layout, "csv") ? ES_LAYOUT_FOLDERS : ES_LAYOUT_CSV,
+                       .one_per_cluster = one};
+  es_export_summary es;
+  int rc = es_split_export(st, ix, dir, &eo, &es, &err);
+  if (rc)
+    return es_cli_fail(prog, rc, &err);
+  json_object_set_new(out, "export",
+                      json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "dir", dir, "layout",
+                                layout, "files", (json_int_t)es.files, "linked",
+                                (json_int_t)es.linked, "copied", (json_int_t)es.copied,
+                                "skipped_unassigned_or_unlabelled",
+                                (json_int_t)es.skipped_unassigned, "skipped_cluster",
+                                (json_int_t)es.skipped_cluster));
+  if (!silent)
+    printf("exported %zu items to %s (%zu hard links, %zu copies; %zu unassigned or "
+           "unlabelled and %zu cluster duplicates left out)\n",
+           es.files, es_show(dir), es.linked, es.copied, es.skipped_unassigned,
+           es.skipped_cluster);
+  return -1;
+}
+
 int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -218,43 +270,8 @@ int main(int argc, char **argv)
     goto cleanup;
   }
 
-  if (release) {
-    size_t v;
-    size_t before = es_strmap_get(&ix.str_of, release, &v) ? 1 : 0;
-    size_t n = before ? es_split_release(&ix, release) : 0;
-    if (!n) {
-      es_cli_error(prog, "--release '%s': no item is in that split", es_show(release));
-      status = ES_EXIT_USAGE;
-      goto cleanup;
-    }
-    if (!quiet && !json)
-      printf("%sreleased %zu items of %s'%s': they are unassigned now, and the next split run "
-             "may put them in any split%s\n",
-             dry ? "dry run: " : "", n, es_split_is_held_out(release) ? "held-out set " : "split ",
-             es_show(release),
-             es_split_is_held_out(release) ? " (including train), so results measured on this "
-                                             "held-out set are no longer comparable"
-                                           : "");
-    json_object_set_new(out, "release", json_pack("{s:s, s:I, s:b}", "split", release, "items",
-                                                  (json_int_t)n, "dry_run", dry));
-    if (!dry) {
-      if ((rc = (int)es_split_apply(&ix, &m, &err)) < 0 ||
-          (rc = es_index_commit_manifest(&st, &m, &ix, &err))) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-      char now[32];
-      es_store_now(now);
-      json_t *rec = json_pack("{s:s, s:s, s:s, s:I}", "type", "split-release", "time", now,
-                              "split", release, "items", (json_int_t)n);
-      rc = es_store_append(&st, "ledger.jsonl", rec, &err);
-      json_decref(rec);
-      if (rc) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-    }
-  }
+  if (release && (status = run_release(&st, &ix, &m, release, dry, quiet || json, out)) >= 0)
+    goto cleanup;
 
   if (assign) {
     summary = es_split_assign(&ix, &so, &err);
@@ -263,25 +280,9 @@ int main(int argc, char **argv)
       goto cleanup;
     }
     json_object_set_new(summary, "ratios_given", json_string(ratios_text));
-    if (!dry) {
-      long ch = es_split_apply(&ix, &m, &err);
-      if (ch < 0) {
-        status = es_cli_fail(prog, (int)ch, &err);
-        goto cleanup;
-      }
-      if (ch > 0 && (rc = es_index_commit_manifest(&st, &m, &ix, &err))) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
-      char now[32];
-      es_store_now(now);
-      json_t *rec = json_pack("{s:s, s:s, s:O}", "type", "split", "time", now, "summary", summary);
-      rc = es_store_append(&st, "ledger.jsonl", rec, &err);
-      json_decref(rec);
-      if (rc) {
-        status = es_cli_fail(prog, rc, &err);
-        goto cleanup;
-      }
+    if (!dry && (rc = es_split_commit_assign(&st, &ix, &m, summary, &err))) {
+      status = es_cli_fail(prog, rc, &err);
+      goto cleanup;
     }
     json_object_set_new(summary, "dry_run", json_boolean(dry));
     json_object_set(out, "split", summary);
@@ -316,28 +317,9 @@ int main(int argc, char **argv)
       }
   }
 
-  if (export_dir) {
-    es_export_opts eo = {.layout = strcmp(layout, "csv") ? ES_LAYOUT_FOLDERS : ES_LAYOUT_CSV,
-                         .one_per_cluster = one};
-    es_export_summary es;
-    rc = es_split_export(&st, &ix, export_dir, &eo, &es, &err);
-    if (rc) {
-      status = es_cli_fail(prog, rc, &err);
-      goto cleanup;
-    }
-    json_object_set_new(out, "export",
-                        json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "dir", export_dir,
-                                  "layout", layout, "files", (json_int_t)es.files, "linked",
-                                  (json_int_t)es.linked, "copied", (json_int_t)es.copied,
-                                  "skipped_unassigned_or_unlabelled",
-                                  (json_int_t)es.skipped_unassigned, "skipped_cluster",
-                                  (json_int_t)es.skipped_cluster));
-    if (!json && !quiet)
-      printf("exported %zu items to %s (%zu hard links, %zu copies; %zu unassigned or "
-             "unlabelled and %zu cluster duplicates left out)\n",
-             es.files, es_show(export_dir), es.linked, es.copied, es.skipped_unassigned,
-             es.skipped_cluster);
-  }
+  if (export_dir && (status = run_export(&st, &ix, export_dir, layout, one, quiet || json,
+                                         out)) >= 0)
+    goto cleanup;
 
   if (json && !list) {
     json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);

@@ -63,6 +63,16 @@ size_t es_split_release(es_index *ix, const char *name);
  * of items whose fields changed, or a negative code. */
 long es_split_apply(const es_index *ix, es_manifest *m, es_error *err);
 
+/* Commits a run on a dataset locked exclusively, in one dataset transaction (formats/dataset.h):
+ * es_split_apply(ix, m), the manifest (replaced; *ix becomes the committed manifest's index)
+ * and index.bin, then the ledger record. After es_split_release() of n items of `name`: the
+ * manifest and {"type":"split-release","split":NAME,"items":N}. After es_split_assign(): the
+ * manifest when an item changed, and {"type":"split","summary":SUMMARY} in any case. */
+int es_split_commit_release(es_store *st, es_index *ix, es_manifest *m, const char *name,
+                            size_t n, es_error *err);
+int es_split_commit_assign(es_store *st, es_index *ix, es_manifest *m, const json_t *summary,
+                           es_error *err);
+
 /* Leak check. Returns a JSON array (new reference) of problems, each an object with "kind":
  * "group-spans-splits" / "cluster-spans-splits" (key, and every member with its split),
  * "near-held-out" (a train or val item within `radius` of a held-out item), or

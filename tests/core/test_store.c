@@ -864,3 +864,34 @@ Test(store, now_honours_source_date_epoch)
   cr_assert_str_neq(out, "1970-01-01T00:00:00Z");
   unsetenv("SOURCE_DATE_EPOCH");
 }
+
+/* A staged file (es_store_stage_file) is durable in .tmp but invisible until published; two
+ * staged at once do not share a temporary; a discarded one leaves nothing. */
+Test(store, staged_file_appears_only_on_publish)
+{
+  es_store st;
+  char *tmp;
+  char *root = new_dataset(&st, &tmp);
+  es_error err = {0};
+  write_text(root, "labels.txt", "old\n");
+  cr_assert_eq(es_store_lock(&st, 0, &err), ES_OK);
+  es_staged_file *a = NULL, *b = NULL;
+  cr_assert_eq(es_store_stage_file(&st, "labels.txt", "new\n", 4, &a, &err), ES_OK, "%s",
+               err.msg);
+  cr_assert_eq(es_store_stage_file(&st, "other.txt", "x", 1, &b, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(count_entries(root, ".tmp"), 2);
+  char *text = read_text(root, "labels.txt");
+  cr_assert_str_eq(text, "old\n");
+  free(text);
+  cr_assert_eq(es_store_publish_file(&st, a, &err), ES_OK, "%s", err.msg);
+  text = read_text(root, "labels.txt");
+  cr_assert_str_eq(text, "new\n");
+  free(text);
+  es_store_discard_file(&st, b);
+  cr_assert(!exists(root, "other.txt"));
+  cr_assert_eq(count_entries(root, ".tmp"), 0, "a temporary was left behind");
+  es_store_discard_file(&st, NULL);
+  es_store_close(&st);
+  free(root);
+  rm_tree(tmp);
+}

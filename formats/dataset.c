@@ -1,0 +1,222 @@
+/* The dataset transaction (formats/dataset.h): what a run writes, collected, then committed in
+ * the order of docs/dataset-format.md ("Crash safety"). It lives in formats, not core, because
+ * the commit serializes the manifest and rebuilds index.bin (formats/manifest.c, index.c). */
+#include "formats/dataset.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define LEDGER "ledger.jsonl"
+#define QUARANTINE "quarantine.jsonl"
+#define MANIFEST "manifest.jsonl"
+#define LABELS "labels.txt"
+
+struct es_dataset {
+  const es_store *st;
+  int jobs;
+  es_object_batch *objects;
+  json_t *quarantine;     /* array of records, appended first */
+  const es_manifest *m;   /* NULL: the manifest stays as it is */
+  es_index *ix;           /* replaced by the committed manifest's index */
+  char *labels;           /* new labels.txt, or NULL */
+  size_t labels_len;
+  char *batch;            /* a new batch's name, or NULL */
+  size_t batch_seq;
+  json_t *records;        /* array of {"type", "fields"}, appended after the commit point */
+};
+
+es_dataset *es_dataset_begin(const es_store *st, int jobs, es_error *err)
+{
+  es_dataset *tx = calloc(1, sizeof *tx);
+  if (!tx || !(tx->objects = es_object_batch_new(err)) || !(tx->quarantine = json_array()) ||
+      !(tx->records = json_array())) {
+    es_error_set(err, ES_ENOMEM, "out of memory");
+    es_dataset_abort(tx);
+    return NULL;
+  }
+  tx->st = st;
+  tx->jobs = jobs;
+  return tx;
+}
+
+int es_dataset_stage_object(es_dataset *tx, const char *id, const char *ext, const uint8_t *buf,
+                            size_t len, const char *src_path, const char *mode, size_t *slot,
+                            char **relpath, es_error *err)
+{
+  return es_store_stage_object(tx->st, tx->objects, id, ext, buf, len, src_path, mode, slot,
+                               relpath, err);
+}
+
+void es_dataset_drop_object(es_dataset *tx, size_t slot)
+{
+  es_object_batch_drop(tx->st, tx->objects, slot);
+}
+
+int es_dataset_quarantine(es_dataset *tx, json_t *record, es_error *err)
+{
+  if (!record || json_array_append_new(tx->quarantine, record))
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  return ES_OK;
+}
+
+void es_dataset_set_manifest(es_dataset *tx, const es_manifest *m, es_index *ix)
+{
+  tx->m = m;
+  tx->ix = ix;
+}
+
+int es_dataset_set_labels(es_dataset *tx, const char *bytes, size_t len, es_error *err)
+{
+  char *copy = malloc(len ? len : 1);
+  if (!copy)
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  memcpy(copy, bytes, len);
+  free(tx->labels);
+  tx->labels = copy;
+  tx->labels_len = len;
+  return ES_OK;
+}
+
+int es_dataset_new_batch(es_dataset *tx, const char *batch, size_t seq, es_error *err)
+{
+  char *copy = strdup(batch);
+  if (!copy)
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  free(tx->batch);
+  tx->batch = copy;
+  tx->batch_seq = seq;
+  return ES_OK;
+}
+
+int es_dataset_record(es_dataset *tx, const char *type, json_t *fields, es_error *err)
+{
+  json_t *r = fields ? json_pack("{s:s, s:o}", "type", type, "fields", fields) : NULL;
+  if (!r || json_array_append_new(tx->records, r))
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  return ES_OK;
+}
+
+/* {"type":TYPE,"time":now, fields...} appended to the ledger. */
+static int append_record(const es_store *st, const char *type, const json_t *fields,
+                         es_error *err)
+{
+  char now[32];
+  es_store_now(now);
+  json_t *rec = json_pack("{s:s, s:s}", "type", type, "time", now);
+  if (!rec || (fields && json_object_update(rec, (json_t *)fields))) {
+    json_decref(rec);
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  }
+  int rc = es_store_append(st, LEDGER, rec, err);
+  json_decref(rec);
+  return rc;
+}
+
+/* The batch record of a new batch: appended once everything else the commit needs is durable,
+ * just before the manifest's rename, so that a run that fails leaves none while every batch a
+ * manifest names has its record before that manifest appears. */
+static int append_batch_record(void *ctx, es_error *err)
+{
+  es_dataset *tx = ctx;
+  json_t *f = json_pack("{s:s, s:I}", "batch", tx->batch, "seq", (json_int_t)tx->batch_seq);
+  if (!f)
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  int rc = append_record(tx->st, "batch", f, err);
+  json_decref(f);
+  return rc;
+}
+
+/* Step 2: objects published while the manifest is serialized (on a second thread with jobs >
+ * 1: the publish is mostly kernel time and waits). */
+static int publish_and_serialize(es_dataset *tx, char **bytes, size_t *len, es_error *err)
+{
+  int rc = ES_OK;
+  es_error serr = {0};
+  const int serialize = tx->m != NULL;
+  *bytes = NULL;
+#pragma omp parallel sections num_threads(tx->jobs > 1 ? 2 : 1)
+  {
+#pragma omp section
+    rc = es_store_publish_objects(tx->st, tx->objects, err);
+#pragma omp section
+    if (serialize)
+      *bytes = es_manifest_serialize(tx->m, len, &serr);
+  }
+  if (!rc && serialize && !*bytes) {
+    if (err)
+      *err = serr;
+    rc = serr.code ? serr.code : ES_ENOMEM;
+  }
+  if (rc) {
+    free(*bytes);
+    *bytes = NULL;
+  }
+  return rc;
+}
+
+int es_dataset_commit(es_dataset *tx, es_error *err)
+{
+  const es_store *st = tx->st;
+  if (st->lockfd < 0 || st->lock_shared)
+    return es_error_set(err, ES_EINTERNAL, "committing to '%s' without holding the dataset lock",
+                        st->root);
+  int rc = ES_OK;
+  /* 1. quarantine records */
+  size_t i;
+  json_t *rec;
+  json_array_foreach(tx->quarantine, i, rec)
+  {
+    if ((rc = es_store_append(st, QUARANTINE, rec, err)))
+      return rc;
+  }
+  json_array_clear(tx->quarantine);
+  /* 2. objects, the manifest's bytes */
+  char *bytes = NULL;
+  size_t len = 0;
+  if ((rc = publish_and_serialize(tx, &bytes, &len, err)))
+    return rc;
+  if (tx->m) {
+    /* 3. labels.txt durable in its temporary */
+    es_staged_file *labels = NULL;
+    if (tx->labels && (rc = es_store_stage_file(st, LABELS, tx->labels, tx->labels_len, &labels,
+                                                err))) {
+      free(bytes);
+      return rc;
+    }
+    /* 4.-6. the manifest durable, the batch record, the rename (the commit point) */
+    char hash[33];
+    es_hash_hex(bytes, len, hash);
+    rc = es_store_replace_hook(st, MANIFEST, bytes, len, tx->batch ? append_batch_record : NULL,
+                               tx, err);
+    free(bytes);
+    if (rc) {
+      es_store_discard_file(st, labels);
+      return rc;
+    }
+    /* 7. labels.txt; 8. index.bin */
+    if (labels && (rc = es_store_publish_file(st, labels, err)))
+      return rc;
+    es_index_save_committed(st, tx->m, len, hash, tx->ix);
+  }
+  /* 9. the run's ledger records */
+  json_array_foreach(tx->records, i, rec)
+  {
+    if ((rc = append_record(st, json_string_value(json_object_get(rec, "type")),
+                            json_object_get(rec, "fields"), err)))
+      return rc;
+  }
+  json_array_clear(tx->records);
+  return ES_OK;
+}
+
+void es_dataset_abort(es_dataset *tx)
+{
+  if (!tx)
+    return;
+  es_object_batch_free(tx->st, tx->objects);
+  json_decref(tx->quarantine);
+  json_decref(tx->records);
+  free(tx->labels);
+  free(tx->batch);
+  free(tx);
+}
