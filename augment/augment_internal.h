@@ -23,15 +23,28 @@
 
 /* Hand-written SIMD paths on x86-64: SSE2 is the baseline there; the paths that need byte
  * shuffles or 32-bit products (SSSE3/SSE4.1) are built with a target attribute and taken only
- * when the CPU has SSE4.1 (es__aug_sse41()), else the portable loop runs. Every path computes
- * the same integers as the portable loop, so the machine never changes a result. */
+ * when the CPU has SSE4.1 (es__aug_sse41()), the AVX2 ones only when it has AVX2
+ * (es__aug_avx2()), else the portable loop runs. The public operations take any SIMD path only
+ * when es__aug_simd() (SSE2 allowed): all three follow core/cpu.h, so EDGESET_ISA=portable keeps
+ * augment to its portable loops. Every path computes the same integers as the portable loop, so
+ * the machine never changes a result. */
+#include "core/cpu.h"
+
+static inline int es__aug_simd(void)
+{
+  return es_cpu_has(ES_CPU_SSE2);
+}
 #if defined(__x86_64__) && defined(__GNUC__)
 #define ES_AUG_X86 1
 #include <immintrin.h>
 #define ES_AUG_TARGET_SSE41 __attribute__((target("sse4.1")))
 static inline int es__aug_sse41(void)
 {
-  return __builtin_cpu_supports("sse4.1");
+  return es_cpu_has(ES_CPU_SSE41);
+}
+static inline int es__aug_avx2(void)
+{
+  return es_cpu_has(ES_CPU_AVX2);
 }
 #endif
 

@@ -120,7 +120,7 @@ static int hflip(const es_image *src, es_image *dst, es_error *err, int simd)
 
 int es_aug_hflip(const es_image *src, es_image *dst, es_error *err)
 {
-  return hflip(src, dst, err, 1);
+  return hflip(src, dst, err, es__aug_simd());
 }
 
 int es_aug_vflip(const es_image *src, es_image *dst, es_error *err)
@@ -259,7 +259,7 @@ static int brightness(const es_image *src, int32_t delta, es_image *dst, es_erro
 
 int es_aug_brightness(const es_image *src, int32_t delta, es_image *dst, es_error *err)
 {
-  return brightness(src, delta, dst, err, 1);
+  return brightness(src, delta, dst, err, es__aug_simd());
 }
 
 /* 16-bit lane sums of whole 48-byte blocks (48 is a multiple of 3 and 4, so lane j always
@@ -344,8 +344,7 @@ ES_AUG_VECTORIZE static void scale_about(const uint8_t *restrict s, uint8_t *res
 #ifndef ES_AUG_X86
   (void)simd;
 #else
-  if (simd && f_q12 >= 0 && f_q12 < 32768 && centre >= 0 && centre <= 255 &&
-      __builtin_cpu_supports("avx2"))
+  if (simd && f_q12 >= 0 && f_q12 < 32768 && centre >= 0 && centre <= 255 && es__aug_avx2())
     i = scale_about_avx2(s, d, n, centre, f_q12);
   /* In 16-bit lanes, for 0 <= f < 2^15 and t = 16 (s - centre) in [-4080, 4080]:
    * (t f + 2^15) >> 16 = (((s - centre) f + 2048) >> 12), and it is the high half of the
@@ -390,7 +389,7 @@ static int contrast(const es_image *src, int32_t factor_e4, es_image *dst, es_er
 
 int es_aug_contrast(const es_image *src, int32_t factor_e4, es_image *dst, es_error *err)
 {
-  return contrast(src, factor_e4, dst, err, 1);
+  return contrast(src, factor_e4, dst, err, es__aug_simd());
 }
 
 int es__aug_hflip_portable(const es_image *src, es_image *dst, es_error *err)

@@ -200,7 +200,7 @@ static int affine(const es_image *src, int32_t angle_cdeg, int32_t scale_e4, es_
 int es_aug_affine(const es_image *src, int32_t angle_cdeg, int32_t scale_e4, es_image *dst,
                   es_error *err)
 {
-  return affine(src, angle_cdeg, scale_e4, dst, err, 1);
+  return affine(src, angle_cdeg, scale_e4, dst, err, es__aug_simd());
 }
 
 int es__aug_affine_portable(const es_image *src, int32_t angle_cdeg, int32_t scale_e4,
@@ -559,7 +559,7 @@ static int blur_sse(const es_image *src, const int32_t *taps, int32_t radius, es
     rc = es_error_set(err, ES_ENOMEM, "out of memory blurring a %ux%u image", w, h);
     goto cleanup;
   }
-  int avx2 = __builtin_cpu_supports("avx2");
+  int avx2 = es__aug_avx2();
   uint32_t done = 0;
   for (uint32_t y = 0; y < h; y++) {
     uint32_t need = y + (uint32_t)radius < h - 1 ? y + (uint32_t)radius : h - 1;
@@ -660,7 +660,7 @@ cleanup:
 int es_aug_blur(const es_image *src, int32_t sigma_e2, int32_t radius, es_image *dst,
                 es_error *err)
 {
-  return blur(src, sigma_e2, radius, dst, err, 1);
+  return blur(src, sigma_e2, radius, dst, err, es__aug_simd());
 }
 
 int es__aug_blur_portable(const es_image *src, int32_t sigma_e2, int32_t radius, es_image *dst,

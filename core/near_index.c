@@ -32,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 
 #define MIN_CHUNKS 4
 #define MAX_CHUNKS 8
@@ -52,7 +53,7 @@ typedef void (*scan_fn)(struct query *q, const bucket *b);
 
 struct es_near_index {
   unsigned radius;
-  scan_fn scan;                /* the bucket scan for this CPU (pick_scan()) */
+  scan_fn scan;                /* the bucket scan for this CPU (pick_scan(): core/cpu.h) */
   size_t n, cap;
   uint64_t *hash;
   uint32_t *ref;
@@ -393,9 +394,9 @@ static void scan_plain(query *q, const bucket *b)
 static scan_fn pick_scan(void)
 {
 #ifdef ES_SCAN_VARIANTS
-  if (__builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512f"))
+  if (es_cpu_has(ES_CPU_AVX512VPOPCNTDQ | ES_CPU_AVX512F))
     return scan_vpopcnt;
-  if (__builtin_cpu_supports("popcnt"))
+  if (es_cpu_has(ES_CPU_POPCNT))
     return scan_popcnt;
 #endif
   return scan_plain;

@@ -1,7 +1,9 @@
-/* An interpreter instance: its own arena (planned for the tensors it was asked to keep) and
- * the data pointer of every tensor; invoke runs the prepared operators in order with the
- * kernels of the variant it was created with (falling back along es__isa_fallback() where an
- * operator has no such variant). No state is shared between instances, so threads can each run one. */
+/* An interpreter instance: its own arena (planned for the tensors it was asked to keep), the
+ * data pointer of every tensor, and each operator's eval function, chosen once here from the
+ * variant the interpreter was created with: the operator's fast variant for that ISA (falling
+ * back along es__isa_fallback()) when its fast prepare set one, else its reference eval.
+ * invoke calls the chosen functions in order. No state is shared between instances, so threads
+ * can each run one. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -13,10 +15,22 @@ struct es_interp {
   size_t arena_bytes;
   uint8_t **data; /* per tensor; NULL for tensors without storage */
   bool *kept;
-  uint8_t *scratch; /* the largest op->scratch_bytes */
-  int isa;          /* ES_NN_ISA_*, resolved */
-  int kisa;         /* ES__ISA_* slot it selects */
+  uint8_t *scratch;   /* the largest working memory of the chosen eval functions */
+  es__eval_fn *eval; /* per operator, chosen at creation */
+  int isa;           /* ES_NN_ISA_*, resolved */
 };
+
+/* The eval function op runs with ISA slot kisa, and the scratch it needs. */
+static es__eval_fn choose(const es__op *op, int kisa, size_t *scratch)
+{
+  for (int k = kisa; op->fast_variants && k != ES__ISA_REF; k = es__isa_fallback(k))
+    if (op->fast_variants->eval[k]) {
+      *scratch = op->fast_scratch_bytes;
+      return op->fast_variants->eval[k];
+    }
+  *scratch = op->scratch_bytes;
+  return op->kernel->eval;
+}
 
 int es_interp_new(const es_model *m, const es_interp_opts *opts, es_interp **out, es_error *err)
 {
@@ -26,14 +40,14 @@ int es_interp_new(const es_model *m, const es_interp_opts *opts, es_interp **out
   es_interp *ip = calloc(1, sizeof *ip);
   *out = NULL;
   if (!ip || !offsets || !(ip->data = calloc(n, sizeof *ip->data)) ||
-      !(ip->kept = calloc(n, sizeof *ip->kept))) {
+      !(ip->kept = calloc(n, sizeof *ip->kept)) ||
+      !(ip->eval = calloc(m->n_ops ? m->n_ops : 1, sizeof *ip->eval))) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory creating an interpreter");
     goto cleanup;
   }
   ip->m = m;
   if ((rc = es_nn_isa_resolve(opts ? opts->isa : ES_NN_ISA_AUTO, &ip->isa, err)))
     goto cleanup;
-  ip->kisa = ip->isa - 1;
   for (size_t k = 0; opts && k < opts->n_keep; k++) {
     int t = opts->keep[k];
     if (t < 0 || (size_t)t >= m->n_tensors) {
@@ -54,8 +68,11 @@ int es_interp_new(const es_model *m, const es_interp_opts *opts, es_interp **out
   }
   memset(ip->arena, 0, ip->arena_bytes);
   size_t scratch = 0;
-  for (size_t i = 0; i < m->n_ops; i++)
-    scratch = m->ops[i].scratch_bytes > scratch ? m->ops[i].scratch_bytes : scratch;
+  for (size_t i = 0; i < m->n_ops; i++) {
+    size_t need;
+    ip->eval[i] = choose(&m->ops[i], ip->isa - 1, &need); /* ES_NN_ISA_X is slot X - 1 */
+    scratch = need > scratch ? need : scratch;
+  }
   if (scratch) {
     ip->scratch = aligned_alloc(64, (scratch + 63) / 64 * 64);
     if (!ip->scratch) {
@@ -85,6 +102,7 @@ void es_interp_free(es_interp *ip)
   free(ip->scratch);
   free(ip->data);
   free(ip->kept);
+  free(ip->eval);
   free(ip);
 }
 
@@ -128,16 +146,9 @@ int es_interp_tensor(es_interp *ip, int index, es_tensor *t, es_error *err)
 int es_interp_invoke(es_interp *ip, es_error *err)
 {
   es__run r = {ip->m, ip->data, ip->scratch};
-  for (size_t i = 0; i < ip->m->n_ops; i++) {
-    const es__op *op = &ip->m->ops[i];
-    int k = ip->kisa;
-    while (k != ES__ISA_REF && !op->kernel->eval[k])
-      k = es__isa_fallback(k);
-    es__eval_fn fn = op->kernel->eval[k];
-    if (!fn)
-      return es__op_error(err, op, ES_EINTERNAL, "no kernel to run");
-    fn(&r, op);
-  }
+  (void)err; /* no eval function fails: everything that can was refused at load */
+  for (size_t i = 0; i < ip->m->n_ops; i++)
+    ip->eval[i](&r, &ip->m->ops[i]);
   return ES_OK;
 }
 

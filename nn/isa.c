@@ -1,12 +1,12 @@
-/* Kernel variant selection: names, what this CPU runs (__builtin_cpu_supports, so one binary
- * runs everywhere and picks at run time), the EDGESET_ISA override and the fallback chain a
- * kernel without a given variant follows. Nothing here keeps state. */
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <cpuid.h>
-#endif
+/* Kernel variant selection: names, what this CPU runs (core/cpu.c detects it once, so one
+ * binary runs everywhere and picks at run time), the EDGESET_ISA override and the fallback
+ * chain a kernel without a given variant follows. Here EDGESET_ISA names the variant itself
+ * (reference differs from portable, and a value this CPU cannot run is an error); for the other
+ * SIMD users core/cpu.c reads the same value as a cap. Nothing here keeps state. */
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cpu.h"
 #include "nn/nn_internal.h"
 
 static const char *const names[ES_NN_ISA_COUNT] = {"auto",    "reference", "portable",
@@ -17,35 +17,29 @@ const char *es_nn_isa_name(int isa)
   return isa >= 0 && isa < ES_NN_ISA_COUNT ? names[isa] : NULL;
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-/* AVX-VNNI is CPUID leaf 7 subleaf 1, EAX bit 4, asked directly: clang 14 does not know the
- * "avxvnni" name of __builtin_cpu_supports (the AVX state itself is checked with "avx2"). */
-static bool has_avx_vnni(void)
-{
-  unsigned a, b, c, d;
-  return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a >> 4 & 1);
-}
-#endif
-
+/* Whether the CPU runs a variant: what it has, not what the EDGESET_ISA cap allows (a variant
+ * named in EDGESET_ISA is the variant this CPU must run). */
 bool es_nn_isa_supported(int isa)
 {
+  unsigned need;
   switch (isa) {
   case ES_NN_ISA_AUTO:
   case ES_NN_ISA_REFERENCE:
   case ES_NN_ISA_PORTABLE:
     return true;
-#if defined(__x86_64__) && defined(__GNUC__)
   case ES_NN_ISA_AVX2:
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    need = ES_CPU_AVX2 | ES_CPU_FMA;
+    break;
   case ES_NN_ISA_AVXVNNI:
-    return __builtin_cpu_supports("avx2") && has_avx_vnni();
+    need = ES_CPU_AVX2 | ES_CPU_AVXVNNI;
+    break;
   case ES_NN_ISA_AVX512VNNI:
-    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-           __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512vnni");
-#endif
+    need = ES_CPU_AVX512F | ES_CPU_AVX512BW | ES_CPU_AVX512VL | ES_CPU_AVX512VNNI;
+    break;
   default:
     return false;
   }
+  return (es_cpu_detected() & need) == need;
 }
 
 int es_nn_isa_best(void)

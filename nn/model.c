@@ -224,7 +224,10 @@ int es_model_load(const uint8_t *buf, size_t len, const es_nn_limits *limits, es
     goto cleanup;
   for (size_t i = 0; i < m->n_ops; i++) {
     es__op *op = &m->ops[i];
-    if ((rc = find_kernel(op, m, err)) || (rc = op->kernel->prepare(m, op, err)))
+    /* the reference prepare, then the fast one, which packs op->fast and sets
+     * op->fast_variants or leaves the operator on the reference eval */
+    if ((rc = find_kernel(op, m, err)) || (rc = op->kernel->prepare(m, op, err)) ||
+        (op->kernel->fast_prepare && (rc = op->kernel->fast_prepare(m, op, err))))
       goto cleanup;
     if (op->macs > m->limits.max_macs - m->macs) {
       rc = es_error_set(err, ES_ELIMIT, "the model needs more than %llu MACs (limit)",

@@ -1,7 +1,24 @@
 /* What the files of nn/ share: the loaded model, prepared operators, the kernel registry row
- * and small helpers kernels use. A kernel file defines a prepare function (validates shapes and
- * types, computes TFLM's integer parameters once, counts MACs) and an eval function per ISA
- * variant; registry.c lists them in one table keyed by (opcode, input type). */
+ * and small helpers kernels use.
+ *
+ * Kernels, and which way they depend on each other (as in TFLite Micro, where an optimized
+ * kernel may call the reference one and never the reverse):
+ *   - a reference kernel file (nn/kernels/conv.c, pool.c, ...) defines a prepare function
+ *     (validates shapes and types, computes TFLM's integer parameters once into op->data,
+ *     counts MACs) and one eval function, the definition of the operator's result. It never
+ *     includes or calls anything of the fast kernels;
+ *   - a fast kernel (nn/kernels/fast.c, fast_x86.c) defines a fast prepare that reads what the
+ *     reference prepare computed (its parameter struct, from the reference kernel's header),
+ *     packs op->fast and chooses op->fast_variants, or leaves both NULL when it does not apply;
+ *     and one eval function per ISA, which must give the reference's bytes;
+ *   - registry.c lists one row per (opcode, input type): prepare, reference eval and the
+ *     optional fast prepare;
+ *   - model.c runs prepare then fast prepare once per operator at load time; es_interp_new
+ *     chooses each operator's eval function once (the fast variant of its ISA, along
+ *     es__isa_fallback(), or the reference), and invoke calls the chosen functions.
+ * Adding an operator: a kernel file in nn/kernels/, its two declarations in kernels.h, one row
+ * in registry.c (fast prepare NULL). Adding a fast variant: docs/nn.md, "How kernels depend on
+ * each other, and adding an operator or a fast variant". */
 #ifndef ES_NN_INTERNAL_H
 #define ES_NN_INTERNAL_H
 
@@ -42,8 +59,9 @@ typedef struct es__run {
 typedef int (*es__prepare_fn)(es_model *m, es__op *op, es_error *err);
 typedef void (*es__eval_fn)(const es__run *r, const es__op *op);
 
-/* ISA variants of a kernel. A kernel without a variant falls back along es__isa_fallback()
- * (avx512vnni -> avx2, avxvnni -> avx2, avx2 -> portable, portable -> reference). */
+/* ISA variants of a fast kernel. A fast kernel without a given variant falls back along
+ * es__isa_fallback() (avx512vnni -> avx2, avxvnni -> avx2, avx2 -> portable, portable ->
+ * reference, i.e. the row's reference eval). */
 enum {
   ES__ISA_REF = 0,      /* plain loops, the definition */
   ES__ISA_PORTABLE = 1, /* blocked plain C written to auto-vectorize */
@@ -54,11 +72,23 @@ enum {
 };
 int es__isa_fallback(int isa);
 
+/* The fast variants of one operator: the eval function per ISA slot, NULL where there is none
+ * (that slot falls back along es__isa_fallback()); slot ES__ISA_REF is unused (the reference
+ * eval is the registry row's). Each reads the op->fast its fast prepare packed. */
+typedef struct es__fast_variants {
+  es__eval_fn eval[ES__ISA_COUNT];
+} es__fast_variants;
+
+/* A registry row. prepare and eval are the reference kernel. fast_prepare (NULL: the operator
+ * has no fast variants) runs after prepare succeeded; it either sets op->fast_variants (and the
+ * data they read, op->fast, and op->fast_scratch_bytes) or leaves the operator on its reference
+ * eval by leaving op->fast_variants NULL. An error from it fails the load, as prepare's does. */
 struct es__kernel {
   int32_t opcode;
   int input_type; /* ES_TFLITE_* of input 0 */
   es__prepare_fn prepare;
-  es__eval_fn eval[ES__ISA_COUNT]; /* [ES__ISA_REF] always set; others may be NULL */
+  es__eval_fn eval;
+  es__prepare_fn fast_prepare;
 };
 
 struct es__op {
@@ -71,8 +101,11 @@ struct es__op {
   size_t n_in, n_out;
   void *data; /* kernel parameters, freed with free() */
   uint64_t macs, params;
-  size_t scratch_bytes; /* per-interpreter working memory the eval functions need */
-  void *fast;           /* data of the fast variants (packed filters ...), freed with free() */
+  size_t scratch_bytes; /* per-interpreter working memory the reference eval needs */
+  /* Set by the row's fast prepare, or all NULL / 0: the operator runs its reference eval. */
+  const es__fast_variants *fast_variants;
+  void *fast;                /* what they read (packed filters ...), freed with free() */
+  size_t fast_scratch_bytes; /* per-interpreter working memory they need */
 };
 
 struct es_model {

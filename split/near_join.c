@@ -16,6 +16,7 @@
 #include <omp.h>
 #endif
 
+#include "core/cpu.h"
 #include "core/near_index.h"
 #include "split/split_internal.h"
 
@@ -197,9 +198,9 @@ scan_vpopcnt(const es__near_join *j, unsigned c, uint32_t key, uint64_t h, uint3
 static scan_fn pick_scan(void)
 {
 #ifdef ES_JOIN_VARIANTS
-  if (__builtin_cpu_supports("avx512vpopcntdq") && __builtin_cpu_supports("avx512f"))
+  if (es_cpu_has(ES_CPU_AVX512VPOPCNTDQ | ES_CPU_AVX512F))
     return scan_vpopcnt;
-  if (__builtin_cpu_supports("popcnt"))
+  if (es_cpu_has(ES_CPU_POPCNT))
     return scan_popcnt;
 #endif
   return scan_plain;

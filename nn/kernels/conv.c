@@ -7,7 +7,6 @@
 #include <stdlib.h>
 
 #include "nn/kernels/conv_common.h"
-#include "nn/kernels/fast.h"
 #include "nn/kernels/kernels.h"
 #include "nn/quant.h"
 
@@ -47,18 +46,6 @@ int es__conv_prepare(es_model *m, es__op *op, es_error *err)
   op->macs = (uint64_t)out->count * (uint64_t)f->shape[1] * (uint64_t)f->shape[2] *
              (uint64_t)f->shape[3];
   op->params = f->count + (b ? b->count : 0);
-  if (groups != 1 || out->count == 0) /* the fast variants run these with the reference loops */
-    return ES_OK;
-  const int64_t k = (int64_t)f->shape[1] * f->shape[2] * f->shape[3]; /* < 2^31: f->count */
-  if ((rc = es__fast_gemm_prepare(op, (const int8_t *)f->const_data, b ? b->const_data : NULL,
-                                  out_c, (int)k, p->input_offset, p->output_offset, p->act_min,
-                                  p->act_max, p->multiplier, p->shift, out_c,
-                                  (size_t)out->shape[2], err)))
-    return rc;
-  /* 1x1, stride 1 (so no padding), whole 4-byte groups: the GEMM reads the input pixels */
-  es__gemm_fast *g = op->fast;
-  g->direct = f->shape[1] == 1 && f->shape[2] == 1 && p->geo.stride_w == 1 &&
-              p->geo.stride_h == 1 && k % 4 == 0;
   return ES_OK;
 }
 

@@ -1,5 +1,6 @@
 /* Parameters shared by CONV_2D and DEPTHWISE_CONV_2D: window geometry (stride, dilation and
- * TFLM's padding) and per-channel requantization. */
+ * TFLM's padding) and per-channel requantization. Computed by their prepare; read by their eval
+ * and by the fast variants' prepare (nn/kernels/fast.c). */
 #ifndef ES_NN_CONV_COMMON_H
 #define ES_NN_CONV_COMMON_H
 

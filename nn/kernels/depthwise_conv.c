@@ -4,7 +4,6 @@
 #include <stdlib.h>
 
 #include "nn/kernels/conv_common.h"
-#include "nn/kernels/fast.h"
 #include "nn/kernels/kernels.h"
 #include "nn/quant.h"
 
@@ -41,9 +40,7 @@ int es__dwconv_prepare(es_model *m, es__op *op, es_error *err)
   p->depth_multiplier = dm;
   op->macs = (uint64_t)out->count * (uint64_t)f->shape[1] * (uint64_t)f->shape[2];
   op->params = f->count + (b ? b->count : 0);
-  if (out->count == 0) /* nothing to compute: the fast variants run the reference loops */
-    return ES_OK;
-  return es__fast_dw_prepare(m, op, err); /* packs the filter for the fast variants */
+  return ES_OK;
 }
 
 void es__dwconv_eval_ref(const es__run *r, const es__op *op)

@@ -1,7 +1,10 @@
-/* Fast kernels, ISA-independent part: packing at prepare time (GEMM filters for CONV_2D and
- * FULLY_CONNECTED, filter pairs for DEPTHWISE_CONV_2D), the drivers that turn an operator into
- * GEMM calls or depthwise row calls, and the portable C kernels (written so that compilers
- * vectorize them; the AVX2, AVX-VNNI and AVX512-VNNI kernels are in fast_x86.c).
+/* Fast kernels, ISA-independent part: the fast prepares registry.c names (they read what the
+ * reference prepare computed, decide whether the fast kernels apply, pack the filter - GEMM
+ * blocks for CONV_2D and FULLY_CONNECTED, filter pairs for DEPTHWISE_CONV_2D - and choose the
+ * variant table), the drivers that turn an operator into GEMM calls or depthwise row calls, and
+ * the portable C kernels (written so that compilers vectorize them; the AVX2, AVX-VNNI and
+ * AVX512-VNNI kernels are in fast_x86.c). Nothing here calls a reference eval: an operator the
+ * fast kernels do not handle is left on it by its fast prepare.
  *
  * Why the results are the reference's bit for bit: TFLM sums filter * (input + input_offset)
  * and the bias in int32, which wraps modulo 2^32, and requantizes that int32. The GEMM feeds
@@ -24,7 +27,33 @@
 
 #include "nn/kernels/conv_common.h"
 #include "nn/kernels/fast.h"
-#include "nn/kernels/kernels.h"
+#include "nn/kernels/fully_connected.h"
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define X86(f) f
+#else
+#define X86(f) NULL
+#endif
+
+/* The variants per ISA slot (nn_internal.h); a NULL slot falls back along es__isa_fallback(). */
+static const es__fast_variants conv_variants = {{
+    [ES__ISA_PORTABLE] = es__conv_eval_portable,
+    [ES__ISA_AVX2] = X86(es__conv_eval_avx2),
+    [ES__ISA_AVXVNNI] = X86(es__conv_eval_avxvnni),
+    [ES__ISA_AVX512VNNI] = X86(es__conv_eval_avx512vnni),
+}};
+static const es__fast_variants dwconv_variants = {{
+    [ES__ISA_PORTABLE] = es__dwconv_eval_portable,
+    [ES__ISA_AVX2] = X86(es__dwconv_eval_avx2),
+    [ES__ISA_AVXVNNI] = X86(es__dwconv_eval_avxvnni),
+    [ES__ISA_AVX512VNNI] = X86(es__dwconv_eval_avx512),
+}};
+static const es__fast_variants fc_variants = {{
+    [ES__ISA_PORTABLE] = es__fc_eval_portable,
+    [ES__ISA_AVX2] = X86(es__fc_eval_avx2),
+    [ES__ISA_AVXVNNI] = X86(es__fc_eval_avxvnni),
+    [ES__ISA_AVX512VNNI] = X86(es__fc_eval_avx512vnni),
+}};
 
 static size_t up64(size_t n)
 {
@@ -66,10 +95,13 @@ static void requant_set(es__requant *rq, int c, int32_t mult, int shift)
   rq->rhalf[c] = rq->rmask[c] >> 1;
 }
 
-int es__fast_gemm_prepare(es__op *op, const int8_t *filter, const void *bias, int oc, int k,
-                          int32_t input_offset, int32_t output_offset, int32_t act_min,
-                          int32_t act_max, const int32_t *multiplier, const int *shift,
-                          int n_mult, size_t rows_per_call, es_error *err)
+/* Stores the packed GEMM in op->fast. filter is [oc][k] int8, bias NULL or oc int32 values
+ * (unaligned bytes), multiplier/shift n_mult (1 = per tensor, or oc) values. rows_per_call is
+ * the most rows the conv/fc driver gathers at once (sizes op->fast_scratch_bytes). */
+static int gemm_pack(es__op *op, const int8_t *filter, const void *bias, int oc, int k,
+                     int32_t input_offset, int32_t output_offset, int32_t act_min,
+                     int32_t act_max, const int32_t *multiplier, const int *shift, int n_mult,
+                     size_t rows_per_call, es_error *err)
 {
   if (oc <= 0 || k <= 0 || k > INT_MAX - 64)
     return es__op_error(err, op, ES_ELIMIT, "filter too large");
@@ -92,7 +124,6 @@ int es__fast_gemm_prepare(es__op *op, const int8_t *filter, const void *bias, in
       continue;
     }
     memset(c.base, 0, c.used);
-    g->kind = ES__FAST_GEMM;
     g->oc = oc;
     g->k = k;
     g->k4 = k4;
@@ -124,21 +155,64 @@ int es__fast_gemm_prepare(es__op *op, const int8_t *filter, const void *bias, in
     op->fast = g;
   }
   const size_t need = up64(rows_per_call * (size_t)k4) + 64;
-  op->scratch_bytes = need > op->scratch_bytes ? need : op->scratch_bytes;
+  op->fast_scratch_bytes = need > op->fast_scratch_bytes ? need : op->fast_scratch_bytes;
   return ES_OK;
 }
 
-/* Depthwise rows larger than this fall back to the reference loops (absurd dilations). */
+int es__conv_fast_prepare(es_model *m, es__op *op, es_error *err)
+{
+  const es__conv_params *p = op->data;
+  const es__tensor *f = es__in(m, op, 1), *b = es__in(m, op, 2), *out = es__out(m, op, 0);
+  if (p->groups != 1 || out->count == 0)
+    return ES_OK; /* the reference eval */
+  const int out_c = out->shape[3];
+  const int64_t k = (int64_t)f->shape[1] * f->shape[2] * f->shape[3]; /* < 2^31: f->count */
+  int rc = gemm_pack(op, (const int8_t *)f->const_data, b ? b->const_data : NULL, out_c, (int)k,
+                     p->input_offset, p->output_offset, p->act_min, p->act_max, p->multiplier,
+                     p->shift, out_c, (size_t)out->shape[2], err);
+  if (rc)
+    return rc;
+  /* 1x1, stride 1 (so no padding), whole 4-byte groups: the GEMM reads the input pixels */
+  es__gemm_fast *g = op->fast;
+  g->direct = f->shape[1] == 1 && f->shape[2] == 1 && p->geo.stride_w == 1 &&
+              p->geo.stride_h == 1 && k % 4 == 0;
+  op->fast_variants = &conv_variants;
+  return ES_OK;
+}
+
+int es__fc_fast_prepare(es_model *m, es__op *op, es_error *err)
+{
+  const es__fc_params *p = op->data;
+  const es__tensor *f = es__in(m, op, 1), *b = es__in(m, op, 2);
+  if (p->filter_offset != 0)
+    return ES_OK; /* the reference eval */
+  int rc = gemm_pack(op, (const int8_t *)f->const_data, b ? b->const_data : NULL, p->out_depth,
+                     p->accum_depth, p->input_offset, p->output_offset, p->act_min, p->act_max,
+                     p->per_channel ? p->multiplier : &p->multiplier0,
+                     p->per_channel ? p->shift : &p->shift0, p->per_channel ? p->out_depth : 1,
+                     16, err);
+  if (rc)
+    return rc;
+  op->fast_variants = &fc_variants;
+  return ES_OK;
+}
+
+/* Depthwise rows larger than this leave the operator on the reference eval (absurd
+ * dilations). */
 #define DW_MAX_SCRATCH ((size_t)64 << 20)
 
-int es__fast_dw_prepare(const es_model *m, es__op *op, es_error *err)
+int es__dwconv_fast_prepare(es_model *m, es__op *op, es_error *err)
 {
   const es__conv_params *p = op->data;
   const es__tensor *in = es__in(m, op, 0), *f = es__in(m, op, 1), *b = es__in(m, op, 2);
   const es__tensor *out = es__out(m, op, 0);
+  if (out->count == 0)
+    return ES_OK; /* the reference eval */
   const int in_d = in->shape[3], out_d = out->shape[3], f_h = f->shape[1], f_w = f->shape[2];
   const int out_w = out->shape[2], dm = p->depth_multiplier;
-  if (in_d == 1) { /* a convolution with dm filters of depth 1: filter [1][kh][kw][dm] */
+  if (in_d == 1) {
+    /* a convolution with dm filters of depth 1 (filter [1][kh][kw][dm]): CONV_2D's GEMM
+     * variants, whose driver reads the same es__conv_params, run it */
     const size_t taps = (size_t)f_h * (size_t)f_w;
     int8_t *t = malloc(taps * (size_t)out_d);
     if (!t)
@@ -146,12 +220,14 @@ int es__fast_dw_prepare(const es_model *m, es__op *op, es_error *err)
     for (size_t k = 0; k < taps; k++)
       for (int oc = 0; oc < out_d; oc++)
         t[(size_t)oc * taps + k] = ((const int8_t *)f->const_data)[k * (size_t)out_d + (size_t)oc];
-    const int rc = es__fast_gemm_prepare(op, t, b ? b->const_data : NULL, out_d, (int)taps,
-                                         p->input_offset, p->output_offset, p->act_min,
-                                         p->act_max, p->multiplier, p->shift, out_d,
-                                         (size_t)out_w, err);
+    const int rc = gemm_pack(op, t, b ? b->const_data : NULL, out_d, (int)taps, p->input_offset,
+                             p->output_offset, p->act_min, p->act_max, p->multiplier, p->shift,
+                             out_d, (size_t)out_w, err);
     free(t);
-    return rc;
+    if (rc)
+      return rc;
+    op->fast_variants = &conv_variants; /* direct = 0: patches gathered */
+    return ES_OK;
   }
   const int cb = (out_d + 15) / 16, pairs = (f_w + 1) / 2;
   /* the widest column a window reads, plus the pair partner */
@@ -160,7 +236,7 @@ int es__fast_dw_prepare(const es_model *m, es__op *op, es_error *err)
   const uint64_t row_bytes = (uint64_t)wp * (uint64_t)cb * 64;
   const uint64_t scratch = row_bytes * (uint64_t)(f_h + 1) + (uint64_t)f_h * 16 + 64;
   if (wp <= 0 || wp > INT32_MAX / 2 || scratch > DW_MAX_SCRATCH)
-    return ES_OK; /* op->fast stays NULL: the fast variants run the reference loops */
+    return ES_OK; /* the reference eval */
   const size_t n = (size_t)cb * 16;
   carver c = {NULL, 0};
   for (int pass = 0; pass < 2; pass++) {
@@ -179,7 +255,6 @@ int es__fast_dw_prepare(const es_model *m, es__op *op, es_error *err)
       continue;
     }
     memset(c.base, 0, c.used);
-    d->kind = ES__FAST_DW;
     d->in_d = in_d;
     d->out_d = out_d;
     d->dm = dm;
@@ -230,7 +305,9 @@ int es__fast_dw_prepare(const es_model *m, es__op *op, es_error *err)
     free(op->fast);
     op->fast = d;
   }
-  op->scratch_bytes = (size_t)scratch > op->scratch_bytes ? (size_t)scratch : op->scratch_bytes;
+  op->fast_scratch_bytes =
+      (size_t)scratch > op->fast_scratch_bytes ? (size_t)scratch : op->fast_scratch_bytes;
+  op->fast_variants = &dwconv_variants;
   return ES_OK;
 }
 
@@ -252,10 +329,6 @@ static inline void zero_tail(int8_t *p, int n)
 void es__conv_fast(const es__run *r, const es__op *op, es__gemm_fn fn)
 {
   const es__gemm_fast *g = op->fast;
-  if (!g) {
-    es__conv_eval_ref(r, op);
-    return;
-  }
   const es_model *m = r->m;
   const es__conv_params *p = op->data;
   const es__tensor *in_t = es__in(m, op, 0), *f_t = es__in(m, op, 1), *out_t = es__out(m, op, 0);
@@ -323,10 +396,6 @@ enum { FC_ROWS = 16 };
 void es__fc_fast(const es__run *r, const es__op *op, es__gemm_fn fn)
 {
   const es__gemm_fast *g = op->fast;
-  if (!g) {
-    es__fc_eval_ref(r, op);
-    return;
-  }
   const int8_t *input = es__in_data(r, op, 0);
   int8_t *output = es__out_data(r, op, 0);
   const size_t rows = es__out(r->m, op, 0)->count / (size_t)g->oc;
@@ -347,17 +416,9 @@ void es__fc_fast(const es__run *r, const es__op *op, es__gemm_fn fn)
 }
 
 void es__dw_fast_run(const es__run *r, const es__op *op, es__dw_build_fn build_fn,
-                     es__dw_row_fn row_fn, es__gemm_fn gemm_fn)
+                     es__dw_row_fn row_fn)
 {
   const es__dw_fast *d = op->fast;
-  if (!d) {
-    es__dwconv_eval_ref(r, op);
-    return;
-  }
-  if (d->kind == ES__FAST_GEMM) { /* one input channel: the patches of a convolution */
-    es__conv_fast(r, op, gemm_fn);
-    return;
-  }
   const es_model *m = r->m;
   const es__conv_params *p = op->data;
   const es__tensor *in_t = es__in(m, op, 0), *out_t = es__out(m, op, 0);
@@ -510,5 +571,5 @@ void es__fc_eval_portable(const es__run *r, const es__op *op)
 
 void es__dwconv_eval_portable(const es__run *r, const es__op *op)
 {
-  es__dw_fast_run(r, op, dw_build_portable, dw_row_portable, gemm_portable);
+  es__dw_fast_run(r, op, dw_build_portable, dw_row_portable);
 }

@@ -1,10 +1,14 @@
-/* Fast variants of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (nn/kernels/fast.c: packing at
- * prepare time and the portable C kernels; nn/kernels/fast_x86.c: AVX2, AVX-VNNI and
- * AVX512-VNNI kernels). They reorganize only the int32 accumulation, which TFLM does modulo 2^32
- * (and the reference kernels wrap to 32 bits), so the sums are the same numbers; requantization
- * is TFLM's MultiplyByQuantizedMultiplier (double rounding) evaluated for 8 or 16 outputs at
- * once. Filters are packed once at prepare time into op->fast, which is read-only afterwards
- * (interpreters on several threads share it). */
+/* Fast variants of CONV_2D, DEPTHWISE_CONV_2D and FULLY_CONNECTED (nn/kernels/fast.c: the fast
+ * prepares, packing and the portable C kernels; nn/kernels/fast_x86.c: AVX2, AVX-VNNI and
+ * AVX512-VNNI kernels). They depend on the reference kernels one way: a fast prepare runs after
+ * the reference prepare (registry.c's row names both) and reads its parameters
+ * (conv_common.h, fully_connected.h); no reference kernel knows the fast ones. A fast prepare
+ * packs the filter once into op->fast, which is read-only afterwards (interpreters on several
+ * threads share it), and sets op->fast_variants, or leaves the operator on its reference eval
+ * where the fast kernels do not apply; the eval functions below therefore always have their
+ * packed data. They reorganize only the int32 accumulation, which TFLM does modulo 2^32 (and
+ * the reference kernels wrap to 32 bits), so the sums are the same numbers; requantization is
+ * TFLM's MultiplyByQuantizedMultiplier (double rounding) evaluated for 8 or 16 outputs at once. */
 #ifndef ES_NN_KERNELS_FAST_H
 #define ES_NN_KERNELS_FAST_H
 
@@ -23,12 +27,7 @@ typedef struct es__requant {
  * The kernels feed vpdpbusd u = x XOR 0x80 = x + 128 (unsigned) against the signed filter, so
  *   sum w * (x + off) + bias = sum w * u + (off - 128) * sum w + bias   (mod 2^32)
  * and cterm holds the last two terms per channel. */
-/* What op->fast holds (its first member): DEPTHWISE_CONV_2D with one input channel is a
- * convolution with depth_multiplier filters and runs as a GEMM. */
-enum { ES__FAST_GEMM = 1, ES__FAST_DW = 2 };
-
 typedef struct es__gemm_fast {
-  int kind;           /* ES__FAST_GEMM */
   int oc, k, k4, ocb; /* output channels, depth, depth rounded up to 4, blocks of 16 channels */
   int32_t input_offset;
   int direct;         /* CONV_2D: 1x1, stride 1, depth % 4 == 0: rows are the input pixels */
@@ -43,7 +42,6 @@ typedef struct es__gemm_fast {
  * image, which is exactly what the reference's skipped taps contribute), so two horizontal
  * taps are one vpdpwssd / vpmaddwd against the packed filter pairs. */
 typedef struct es__dw_fast {
-  int kind;                /* ES__FAST_DW */
   int in_d, out_d, dm, cb; /* cb = blocks of 16 output channels */
   int f_h, f_w, pairs;     /* pairs = (f_w + 1) / 2 */
   int wp;                  /* expanded row width in pixels (left padding included) */
@@ -59,17 +57,18 @@ typedef struct es__dw_fast {
   size_t row_bytes; /* one expanded row: wp * cb * 64 */
 } es__dw_fast;
 
-/* Stores the packed GEMM in op->fast. filter is [oc][k] int8, bias NULL or oc int32 values
- * (unaligned bytes), multiplier/shift n_mult (1 = per tensor, or oc) values. rows_per_call is
- * the most rows the conv/fc driver gathers at once (sizes op->scratch_bytes). */
-int es__fast_gemm_prepare(es__op *op, const int8_t *filter, const void *bias, int oc, int k,
-                          int32_t input_offset, int32_t output_offset, int32_t act_min,
-                          int32_t act_max, const int32_t *multiplier, const int *shift,
-                          int n_mult, size_t rows_per_call, es_error *err);
-/* Stores the packed depthwise filter in op->fast (op->data must be the prepared
- * es__conv_params) and raises op->scratch_bytes to what the fast kernels need. */
-int es__fast_dw_prepare(const es_model *m, es__op *op, es_error *err);
+/* The fast prepares of registry.c's rows, run after the reference prepare:
+ * - CONV_2D with groups 1: the GEMM (op->fast is an es__gemm_fast);
+ * - DEPTHWISE_CONV_2D: one input channel is a convolution with depth_multiplier filters and
+ *   takes CONV_2D's GEMM variants; others the depthwise kernels (op->fast is an es__dw_fast),
+ *   unless their expanded rows would exceed 64 MiB of scratch (absurd dilations);
+ * - FULLY_CONNECTED with filter zero point 0: the GEMM.
+ * An operator with no output elements stays on the reference eval, which does nothing. */
+int es__conv_fast_prepare(es_model *m, es__op *op, es_error *err);
+int es__dwconv_fast_prepare(es_model *m, es__op *op, es_error *err);
+int es__fc_fast_prepare(es_model *m, es__op *op, es_error *err);
 
+/* The eval functions of op->fast_variants (fast.c: portable; fast_x86.c: the rest). */
 void es__conv_eval_portable(const es__run *r, const es__op *op);
 void es__conv_eval_avx2(const es__run *r, const es__op *op);
 void es__conv_eval_avxvnni(const es__run *r, const es__op *op);
@@ -96,6 +95,6 @@ typedef void (*es__dw_build_fn)(const es__dw_fast *d, const int8_t *in_row, int 
 typedef void (*es__dw_row_fn)(const es__dw_fast *d, const int16_t *const *rows, int out_w,
                               int stride_w, int dil_w, int8_t *out);
 void es__dw_fast_run(const es__run *r, const es__op *op, es__dw_build_fn build_fn,
-                     es__dw_row_fn row_fn, es__gemm_fn gemm_fn);
+                     es__dw_row_fn row_fn);
 
 #endif

@@ -249,12 +249,12 @@ DW_ROW256(dw_row_avxvnni, T256, DOT_AVXVNNI)
 
 void es__dwconv_eval_avx2(const es__run *r, const es__op *op)
 {
-  es__dw_fast_run(r, op, dw_build_avx2, dw_row_avx2, gemm_avx2);
+  es__dw_fast_run(r, op, dw_build_avx2, dw_row_avx2);
 }
 
 void es__dwconv_eval_avxvnni(const es__run *r, const es__op *op)
 {
-  es__dw_fast_run(r, op, dw_build_avx2, dw_row_avxvnni, gemm_avxvnni);
+  es__dw_fast_run(r, op, dw_build_avx2, dw_row_avxvnni);
 }
 
 /* ---- AVX512-VNNI --------------------------------------------------------------------------- */
@@ -493,7 +493,7 @@ T512 static void dw_row_avx512(const es__dw_fast *d, const int16_t *const *rows,
 
 void es__dwconv_eval_avx512(const es__run *r, const es__op *op)
 {
-  es__dw_fast_run(r, op, dw_build_avx512, dw_row_avx512, gemm_avx512vnni);
+  es__dw_fast_run(r, op, dw_build_avx512, dw_row_avx512);
 }
 
 #endif

@@ -5,20 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "nn/kernels/fast.h"
+#include "nn/kernels/fully_connected.h"
 #include "nn/kernels/kernels.h"
 #include "nn/quant.h"
-
-typedef struct fc_params {
-  int32_t input_offset, filter_offset, output_offset;
-  int32_t act_min, act_max;
-  int per_channel;
-  int batches, out_depth, accum_depth;
-  int32_t multiplier0;
-  int shift0;
-  int32_t *multiplier; /* per_channel: out_depth values after the struct */
-  int *shift;
-} fc_params;
 
 int es__fc_prepare(es_model *m, es__op *op, es_error *err)
 {
@@ -93,7 +82,7 @@ int es__fc_prepare(es_model *m, es__op *op, es_error *err)
                               out_depth);
   }
   size_t extra = per_channel ? (size_t)out_depth * (sizeof(int32_t) + sizeof(int)) : 0;
-  fc_params *p = calloc(1, sizeof *p + extra);
+  es__fc_params *p = calloc(1, sizeof *p + extra);
   if (!p)
     return es__op_error(err, op, ES_ENOMEM, "out of memory");
   op->data = p;
@@ -129,19 +118,12 @@ int es__fc_prepare(es_model *m, es__op *op, es_error *err)
     return rc;
   op->macs = (uint64_t)batches * (uint64_t)out_depth * (uint64_t)accum_depth;
   op->params = f->count + (b ? b->count : 0);
-  if (p->filter_offset == 0) /* else the fast variants run the reference loops */
-    return es__fast_gemm_prepare(op, (const int8_t *)f->const_data, b ? b->const_data : NULL,
-                                 out_depth, accum_depth, p->input_offset, p->output_offset,
-                                 p->act_min, p->act_max,
-                                 per_channel ? p->multiplier : &p->multiplier0,
-                                 per_channel ? p->shift : &p->shift0, per_channel ? out_depth : 1,
-                                 16, err);
   return ES_OK;
 }
 
 void es__fc_eval_ref(const es__run *r, const es__op *op)
 {
-  const fc_params *p = op->data;
+  const es__fc_params *p = op->data;
   const int8_t *input = es__in_data(r, op, 0);
   const int8_t *filter = es__in_data(r, op, 1);
   const void *bias = op->n_in > 2 ? es__in_data(r, op, 2) : NULL;

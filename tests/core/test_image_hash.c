@@ -7,6 +7,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "core/cpu.h"
 #include "core/image.h"
 #include "core/store.h"
 
@@ -50,8 +51,8 @@ Test(image_hash, every_xxh3_build_equals_libxxhash)
     fn *f;
   } builds[] = {{"generic", 1, es__xxh3_hex_generic},
 #if defined(__x86_64__) && defined(__GNUC__)
-                {"avx2", __builtin_cpu_supports("avx2"), es__xxh3_hex_avx2},
-                {"avx512", __builtin_cpu_supports("avx512f"), es__xxh3_hex_avx512},
+                {"avx2", (es_cpu_detected() & ES_CPU_AVX2) != 0, es__xxh3_hex_avx2},
+                {"avx512", (es_cpu_detected() & ES_CPU_AVX512F) != 0, es__xxh3_hex_avx512},
 #endif
   };
   enum { MAXN = 640 * 480 * 3 + 12 };
