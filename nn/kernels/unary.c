@@ -142,7 +142,12 @@ void es__relu6_eval_ref(const es__run *r, const es__op *op)
   }
 }
 
-void es__logistic_eval_ref(const es__run *r, const es__op *op)
+/* LOGISTIC and TANH (TFLM's reference_integer_ops::Logistic and Tanh for int8): inputs beyond the
+ * radius saturate; the rest are rescaled to Q4.27, go through gemmlowp's fixed-point function
+ * (a Q0.31 result) and are rounded down to 8 bits: logistic's [0, 1) by 2^-23 then shifted by
+ * -128, tanh's [-1, 1) by 2^-24. */
+static void sigmoid_eval(const es__run *r, const es__op *op, int32_t (*f)(int32_t, int),
+                         int out_shift, int32_t out_offset)
 {
   const unary_params *p = op->data;
   const int8_t *in = es__in_data(r, op, 0);
@@ -156,34 +161,20 @@ void es__logistic_eval_ref(const es__run *r, const es__op *op)
       out[i] = 127;
     } else {
       const int32_t input_in_q4 = es_q_mul_by_qm(input, p->multiplier, p->shift);
-      const int32_t output_in_q0 = es_q_logistic(input_in_q4, INPUT_INTEGER_BITS);
-      int32_t output_in_q23 = es_q_rdbpot(output_in_q0, 31 - 8) - 128;
-      output_in_q23 = output_in_q23 < -128 ? -128 : output_in_q23 > 127 ? 127 : output_in_q23;
-      out[i] = (int8_t)output_in_q23;
+      int32_t v = es_q_rdbpot(f(input_in_q4, INPUT_INTEGER_BITS), out_shift) + out_offset;
+      out[i] = (int8_t)(v < -128 ? -128 : v > 127 ? 127 : v);
     }
   }
 }
 
+void es__logistic_eval_ref(const es__run *r, const es__op *op)
+{
+  sigmoid_eval(r, op, es_q_logistic, 31 - 8, -128);
+}
+
 void es__tanh_eval_ref(const es__run *r, const es__op *op)
 {
-  const unary_params *p = op->data;
-  const int8_t *in = es__in_data(r, op, 0);
-  int8_t *out = es__out_data(r, op, 0);
-  const size_t n = es__out(r->m, op, 0)->count;
-  for (size_t i = 0; i < n; i++) {
-    const int32_t input = (int32_t)in[i] - p->input_zp;
-    if (input <= -p->radius) {
-      out[i] = -128;
-    } else if (input >= p->radius) {
-      out[i] = 127;
-    } else {
-      const int32_t input_in_q4 = es_q_mul_by_qm(input, p->multiplier, p->shift);
-      const int32_t output_in_q0 = es_q_tanh(input_in_q4, INPUT_INTEGER_BITS);
-      int32_t output_in_q24 = es_q_rdbpot(output_in_q0, 31 - 7);
-      output_in_q24 = output_in_q24 < -128 ? -128 : output_in_q24 > 127 ? 127 : output_in_q24;
-      out[i] = (int8_t)output_in_q24;
-    }
-  }
+  sigmoid_eval(r, op, es_q_tanh, 31 - 7, 0);
 }
 
 void es__quantize_eval_ref(const es__run *r, const es__op *op)
