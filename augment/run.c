@@ -26,9 +26,10 @@
 #include "core/strmap.h"
 #include "formats/dataset.h"
 #include "formats/features.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "formats/index.h"
 #include "formats/manifest.h"
+#include "core/hash.h"
 
 enum { V_NONE, V_MADE, V_EXISTING, V_UNCHANGED, V_FAILED };
 

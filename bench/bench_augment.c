@@ -15,7 +15,7 @@
 #include <time.h>
 
 #include "augment/augment.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 
 static double clock_s(clockid_t id)
 {

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "formats/index.h"
 #include "formats/manifest.h"
 #include "split/split.h"

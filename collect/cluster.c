@@ -1,5 +1,5 @@
-/* Deriving near-duplicate clusters in canonical order (see cluster.h). */
-#include "collect/cluster.h"
+/* Deriving near-duplicate clusters in canonical order (see cluster_internal.h). */
+#include "collect/cluster_internal.h"
 
 #include <stdint.h>
 #include <stdlib.h>

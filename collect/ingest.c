@@ -25,14 +25,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collect/cluster.h"
+#include "collect/cluster_internal.h"
 #include "formats/dataset.h"
 #include "formats/features.h"
-#include "collect/inputs.h"
+#include "collect/inputs_internal.h"
 #include "core/strmap.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "formats/index.h"
 #include "formats/manifest.h"
+#include "core/hash.h"
+#include "formats/path_escape.h"
 
 const char *const es_quarantine_codes[ES_Q_COUNT] = {
     "missing", "unreadable", "empty", "too-large", "unsupported", "corrupt", "changed", "bad-sidecar",

@@ -1,5 +1,5 @@
 /* Gathering collect's inputs: walking directories, de-duplicating paths, finding sidecars. */
-#include "collect/inputs.h"
+#include "collect/inputs_internal.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
 /* es_xxh3_hex: picks the widest build of XXH3 the CPU runs within the EDGESET_ISA cap
- * (core/cpu.h, core/xxh3_impl.h). */
+ * (core/cpu.h, core/xxh3_internal.h). */
 #include "core/hash.h"
 #include "core/cpu.h"
 
@@ -20,4 +20,9 @@ void es_xxh3_hex(const void *a, size_t alen, const void *b, size_t blen, char ou
   }
 #endif
   es__xxh3_hex_generic(a, alen, b, blen, out);
+}
+
+void es_hash_hex(const void *buf, size_t len, char out[33])
+{
+  es_xxh3_hex(buf, len, NULL, 0, out);
 }

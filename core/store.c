@@ -1,6 +1,7 @@
 /* The dataset directory on disk (docs/dataset-format.md). This file owns opening and creating a
- * dataset (edgeset.json), the exclusive flock on DATASET/.lock, crash-safe whole-file writes and
- * object stores, and the append-only JSONL files.
+ * dataset (edgeset.json) and crash-safe whole-file writes, with the helpers the other files of
+ * the module share (core/store_internal.h): the flock on DATASET/.lock is in core/store_lock.c,
+ * objects in core/store_objects.c and the append-only JSONL files in core/store_jsonl.c.
  *
  * Every whole-file write goes through a temporary file in DATASET/.tmp/ named
  * "<pid>.<tid>.tmp": written, fsynced, renamed over its final name (the commit point) and the
@@ -9,6 +10,7 @@
  * no longer alive) by scanning a single small directory. Temporaries of live processes are
  * never touched. */
 #include "core/store.h"
+#include "core/store_internal.h"
 
 #include "core/hash.h"
 
@@ -29,12 +31,8 @@
 #include <xxhash.h>
 
 #define SETTINGS_FILE "edgeset.json"
-#define LOCK_FILE ".lock"
-#define TMP_DIR ".tmp"
 #define FORMAT_NAME "edgeset-dataset"
-/* Reals in records written by this module carry the same 6 significant digits as the manifest
- * (ES_FLOAT_DIGITS in formats/manifest.h), so no JSON file of a dataset depends on the libc. */
-#define RECORD_DUMP_FLAGS (JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(6))
+
 
 void es_settings_default(es_settings *s)
 {
@@ -76,7 +74,7 @@ static struct es__crash *crash_from_env(void)
 }
 
 /* `what` is "object", or a file name whose extension is dropped ("ledger.jsonl" -> "ledger"). */
-static void crash_point(const es_store *st, const char *what, const char *step)
+void es__store_crash_point(const es_store *st, const char *what, const char *step)
 {
   struct es__crash *c = st->crash;
   if (!c)
@@ -88,7 +86,7 @@ static void crash_point(const es_store *st, const char *what, const char *step)
     raise(SIGKILL);
 }
 
-static int write_all(int fd, const void *buf, size_t len)
+int es__store_write_all(int fd, const void *buf, size_t len)
 {
   const uint8_t *p = buf;
   while (len > 0) {
@@ -110,7 +108,7 @@ static int write_all(int fd, const void *buf, size_t len)
 
 /* Names passed to the store are relative to the root, '/'-separated, without empty, "." or
  * ".." components, so nothing is ever written outside the dataset. */
-static int check_name(const es_store *st, const char *name, es_error *err)
+int es__store_check_name(const es_store *st, const char *name, es_error *err)
 {
   if (!name || !*name || name[0] == '/')
     return es_error_set(err, ES_EINTERNAL, "bad file name '%s' in dataset '%s'",
@@ -132,8 +130,8 @@ static int check_name(const es_store *st, const char *name, es_error *err)
 /* Opens the directory that holds `name` (relative to the root). With create != 0, missing
  * directories are made, each new one made durable by fsyncing its parent. *base points into
  * name at the last component. Returns the fd or a negative code. */
-static int open_parent(const es_store *st, const char *name, int create, const char **base,
-                       es_error *err)
+int es__store_open_parent(const es_store *st, const char *name, int create, const char **base,
+                          es_error *err)
 {
   const char *slash = strrchr(name, '/');
   *base = slash ? slash + 1 : name;
@@ -178,7 +176,7 @@ static int open_parent(const es_store *st, const char *name, int create, const c
   return fd;
 }
 
-static int open_tmpdir(const es_store *st, es_error *err)
+int es__store_open_tmpdir(const es_store *st, es_error *err)
 {
   if (mkdirat(st->dirfd, TMP_DIR, 0777) == 0) {
     if (fsync(st->dirfd) != 0)
@@ -194,14 +192,14 @@ static int open_tmpdir(const es_store *st, es_error *err)
 
 /* One in-flight temporary per thread: pid and thread id make the name unique among live
  * processes, and the pid lets es_store_lock() recognise those of dead ones. */
-static void tmp_name(char out[64])
+void es__store_tmp_name(char out[64])
 {
   snprintf(out, 64, "%ld.%ld.tmp", (long)getpid(), (long)gettid());
 }
 
 /* Creates the temporary `tname` in tdfd holding buf, closed, and fsynced when `sync`. */
-static int tmp_write(const es_store *st, int tdfd, const char *tname, const void *buf,
-                     size_t len, int sync, es_error *err)
+int es__store_tmp_write(const es_store *st, int tdfd, const char *tname, const void *buf,
+                        size_t len, int sync, es_error *err)
 {
   int fd = openat(tdfd, tname, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
   if (fd < 0 && errno == EEXIST) {
@@ -212,7 +210,7 @@ static int tmp_write(const es_store *st, int tdfd, const char *tname, const void
   if (fd < 0)
     return es_error_errno(err, ES_EIO, errno, "cannot create '%s/" TMP_DIR "/%s'", st->root,
                           tname);
-  int bad = write_all(fd, buf, len) != 0;
+  int bad = es__store_write_all(fd, buf, len) != 0;
   /* Without a sync now, writeback still starts at once, so that the caller's later syncfs
    * finds the data on its way to disk instead of all of it dirty. */
   if (!bad && !sync)
@@ -233,11 +231,11 @@ static int tmp_write(const es_store *st, int tdfd, const char *tname, const void
 
 /* Renames the temporary over its final name and makes the rename durable; before(ctx), when
  * given, runs just before the rename, and its failure leaves the old file in place. */
-static int tmp_publish(const es_store *st, int tdfd, const char *tname, int dfd,
-                       const char *base, const char *name, const char *what,
-                       int (*before)(void *ctx, es_error *err), void *ctx, es_error *err)
+int es__store_tmp_publish(const es_store *st, int tdfd, const char *tname, int dfd,
+                          const char *base, const char *name, const char *what,
+                          int (*before)(void *ctx, es_error *err), void *ctx, es_error *err)
 {
-  crash_point(st, what, "data");
+  es__store_crash_point(st, what, "data");
   int rc = before ? before(ctx, err) : ES_OK;
   if (rc) {
     unlinkat(tdfd, tname, 0);
@@ -250,7 +248,7 @@ static int tmp_publish(const es_store *st, int tdfd, const char *tname, int dfd,
   }
   /* rename() of two links to one inode does nothing and leaves the temporary behind. */
   unlinkat(tdfd, tname, 0);
-  crash_point(st, what, "rename");
+  es__store_crash_point(st, what, "rename");
   if (fsync(dfd) != 0)
     return es_error_errno(err, ES_EIO, errno, "cannot sync the directory of '%s/%s'", st->root,
                           name);
@@ -422,13 +420,13 @@ static int settings_create(const es_store *st, const es_settings *s, es_error *e
   }
   text = t2;
   memcpy(text + n, "\n", 2);
-  tdfd = open_tmpdir(st, err);
+  tdfd = es__store_open_tmpdir(st, err);
   if (tdfd < 0) {
     rc = tdfd;
     goto cleanup;
   }
-  tmp_name(tname);
-  rc = tmp_write(st, tdfd, tname, text, n + 1, 1, err);
+  es__store_tmp_name(tname);
+  rc = es__store_tmp_write(st, tdfd, tname, text, n + 1, 1, err);
   if (rc)
     goto cleanup;
   if (linkat(tdfd, tname, st->dirfd, SETTINGS_FILE, 0) != 0 && errno != EEXIST) {
@@ -580,105 +578,6 @@ void es_store_close(es_store *st)
   st->crash = NULL;
 }
 
-/* ---- lock ------------------------------------------------------------------------------- */
-
-/* Removes temporaries whose writer is dead. Called with the lock held, so a dead holder's
- * half-written files cannot be confused with anything; a live process's are left alone. */
-static void clean_stale_tmp(const es_store *st)
-{
-  int fd = openat(st->dirfd, TMP_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0)
-    return;
-  int lfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  DIR *d = lfd >= 0 ? fdopendir(lfd) : NULL;
-  if (!d) {
-    if (lfd >= 0)
-      close(lfd);
-    close(fd);
-    return;
-  }
-  pid_t self = getpid();
-  struct dirent *de;
-  while ((de = readdir(d))) {
-    char *end;
-    errno = 0;
-    long pid = strtol(de->d_name, &end, 10);
-    if (errno || pid <= 0 || *end != '.' || pid == (long)self || pid > INT_MAX)
-      continue;
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
-      unlinkat(fd, de->d_name, 0);
-  }
-  closedir(d);
-  close(fd);
-}
-
-/* Opens DATASET/.lock for a lock of the given kind. A writer's lock needs a .lock it may create
- * and write to; a reader's opens it read-only, so that it works on a read-only dataset (flock
- * needs no write access). *none is set when a reader finds no .lock and cannot create one:
- * nothing writes the dataset through this file system then, so it proceeds without a lock. */
-static int open_lock_file(const es_store *st, int shared, int *none, es_error *err)
-{
-  *none = 0;
-  int fd = openat(st->dirfd, LOCK_FILE,
-                  (shared ? O_RDONLY : O_RDWR | O_CREAT) | O_CLOEXEC, 0666);
-  if (fd < 0 && shared && errno == ENOENT) {
-    fd = openat(st->dirfd, LOCK_FILE, O_RDONLY | O_CREAT | O_CLOEXEC, 0666);
-    if (fd < 0 && (errno == EROFS || errno == EACCES || errno == EPERM)) {
-      *none = 1;
-      return -1;
-    }
-  }
-  if (fd < 0)
-    return es_error_errno(err, ES_EIO, errno, "cannot lock '%s/" LOCK_FILE "'", st->root);
-  return fd;
-}
-
-int es_store_lock_ex(es_store *st, int flags, int *busy, es_error *err)
-{
-  int shared = (flags & ES_LOCK_SHARED) != 0, wait = (flags & ES_LOCK_WAIT) != 0;
-  if (busy)
-    *busy = 0;
-  if (st->lockfd >= 0 && (shared || !st->lock_shared))
-    return ES_OK; /* held already, at least as strong as asked */
-  if (st->lockfd >= 0) /* flock's conversion is not atomic: a reader never becomes a writer */
-    return es_error_set(err, ES_EINTERNAL, "dataset '%s': a reader's lock cannot become a "
-                        "writer's", st->root);
-  int none = 0, fd = open_lock_file(st, shared, &none, err);
-  if (fd < 0)
-    return none ? ES_OK : fd;
-  while (flock(fd, (shared ? LOCK_SH : LOCK_EX) | (wait ? 0 : LOCK_NB)) != 0) {
-    int e = errno;
-    if (e == EINTR)
-      continue;
-    close(fd);
-    if (e == EWOULDBLOCK) {
-      if (busy)
-        *busy = 1;
-      return es_error_set(err, ES_EIO, "dataset '%s' is locked by another process", st->root);
-    }
-    return es_error_errno(err, ES_EIO, e, "cannot lock '%s/" LOCK_FILE "'", st->root);
-  }
-  st->lockfd = fd;
-  st->lock_shared = shared;
-  if (!shared)
-    clean_stale_tmp(st); /* a reader changes nothing, not even a dead writer's temporaries */
-  return ES_OK;
-}
-
-int es_store_lock(es_store *st, int wait, es_error *err)
-{
-  return es_store_lock_ex(st, wait ? ES_LOCK_WAIT : 0, NULL, err);
-}
-
-void es_store_unlock(es_store *st)
-{
-  if (st && st->lockfd >= 0) {
-    close(st->lockfd); /* closing the only descriptor releases the flock */
-    st->lockfd = -1;
-    st->lock_shared = 0;
-  }
-}
-
 /* ---- whole files ------------------------------------------------------------------------ */
 
 int es_store_read(const es_store *st, const char *name, int missing_ok, uint8_t **buf,
@@ -686,7 +585,7 @@ int es_store_read(const es_store *st, const char *name, int missing_ok, uint8_t 
 {
   *buf = NULL;
   *len = 0;
-  int rc = check_name(st, name, err);
+  int rc = es__store_check_name(st, name, err);
   if (rc)
     return rc;
   uint8_t *b = NULL;
@@ -761,23 +660,23 @@ int es_store_replace(const es_store *st, const char *name, const void *buf, size
 int es_store_replace_hook(const es_store *st, const char *name, const void *buf, size_t len,
                           int (*before)(void *ctx, es_error *err), void *ctx, es_error *err)
 {
-  int rc = check_name(st, name, err);
+  int rc = es__store_check_name(st, name, err);
   if (rc)
     return rc;
   const char *base;
-  int tdfd = -1, dfd = open_parent(st, name, 1, &base, err);
+  int tdfd = -1, dfd = es__store_open_parent(st, name, 1, &base, err);
   if (dfd < 0)
     return dfd;
   char tname[64];
-  tmp_name(tname);
-  tdfd = open_tmpdir(st, err);
+  es__store_tmp_name(tname);
+  tdfd = es__store_open_tmpdir(st, err);
   if (tdfd < 0) {
     rc = tdfd;
     goto cleanup;
   }
-  rc = tmp_write(st, tdfd, tname, buf, len, 1, err);
+  rc = es__store_tmp_write(st, tdfd, tname, buf, len, 1, err);
   if (!rc)
-    rc = tmp_publish(st, tdfd, tname, dfd, base, name, base, before, ctx, err);
+    rc = es__store_tmp_publish(st, tdfd, tname, dfd, base, name, base, before, ctx, err);
 cleanup:
   if (tdfd >= 0)
     close(tdfd);
@@ -795,7 +694,7 @@ int es_store_stage_file(const es_store *st, const char *name, const void *buf, s
 {
   static unsigned long seq; /* a staged file's temporary is not the thread's replace temporary */
   *out = NULL;
-  int rc = check_name(st, name, err);
+  int rc = es__store_check_name(st, name, err);
   if (rc)
     return rc;
   if (strlen(name) >= sizeof ((es_staged_file *)0)->name)
@@ -806,12 +705,12 @@ int es_store_stage_file(const es_store *st, const char *name, const void *buf, s
   snprintf(f->name, sizeof f->name, "%s", name);
   snprintf(f->tmp, sizeof f->tmp, "%ld.%ld.s%lu.tmp", (long)getpid(), (long)gettid(),
            __atomic_add_fetch(&seq, 1, __ATOMIC_SEQ_CST));
-  int tdfd = open_tmpdir(st, err);
+  int tdfd = es__store_open_tmpdir(st, err);
   if (tdfd < 0) {
     free(f);
     return tdfd;
   }
-  rc = tmp_write(st, tdfd, f->tmp, buf, len, 1, err);
+  rc = es__store_tmp_write(st, tdfd, f->tmp, buf, len, 1, err);
   close(tdfd);
   if (rc) {
     free(f);
@@ -824,21 +723,21 @@ int es_store_stage_file(const es_store *st, const char *name, const void *buf, s
 int es_store_publish_file(const es_store *st, es_staged_file *f, es_error *err)
 {
   const char *base;
-  int rc, tdfd = -1, dfd = open_parent(st, f->name, 1, &base, err);
+  int rc, tdfd = -1, dfd = es__store_open_parent(st, f->name, 1, &base, err);
   if (dfd < 0) {
     es_store_discard_file(st, f);
     return dfd;
   }
-  tdfd = open_tmpdir(st, err);
+  tdfd = es__store_open_tmpdir(st, err);
   if (tdfd < 0)
     rc = tdfd;
   else
-    rc = tmp_publish(st, tdfd, f->tmp, dfd, base, f->name, base, NULL, NULL, err);
+    rc = es__store_tmp_publish(st, tdfd, f->tmp, dfd, base, f->name, base, NULL, NULL, err);
   if (tdfd >= 0)
     close(tdfd);
   close(dfd);
   if (rc)
-    es_store_discard_file(st, f); /* tmp_publish has removed the temporary already */
+    es_store_discard_file(st, f); /* es__store_tmp_publish has removed the temporary already */
   else
     free(f);
   return rc;
@@ -854,359 +753,6 @@ void es_store_discard_file(const es_store *st, es_staged_file *f)
     close(tdfd);
   }
   free(f);
-}
-
-/* ---- objects ---------------------------------------------------------------------------- */
-
-void es_hash_hex(const void *buf, size_t len, char out[33])
-{
-  es_xxh3_hex(buf, len, NULL, 0, out);
-}
-
-int es_hash_fd_hex(int fd, uint64_t *size, char out[33], es_error *err)
-{
-  int rc = ES_OK;
-  uint8_t *chunk = malloc(1 << 16);
-  XXH3_state_t *s = XXH3_createState();
-  uint64_t n = 0;
-  if (!chunk || !s || XXH3_128bits_reset(s) != XXH_OK) {
-    rc = es_error_set(err, ES_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  for (;;) {
-    ssize_t r = read(fd, chunk, 1 << 16);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      rc = es_error_errno(err, ES_EIO, errno, "cannot read a file to hash it");
-      goto cleanup;
-    }
-    if (r == 0)
-      break;
-    XXH3_128bits_update(s, chunk, (size_t)r);
-    n += (uint64_t)r;
-  }
-  XXH128_hash_t h = XXH3_128bits_digest(s);
-  snprintf(out, 33, "%016" PRIx64 "%016" PRIx64, (uint64_t)h.high64, (uint64_t)h.low64);
-  *size = n;
-cleanup:
-  XXH3_freeState(s);
-  free(chunk);
-  return rc;
-}
-
-/* 1 when `name` in dfd holds exactly len bytes hashing to id; 0 when it is missing, unreadable
- * or damaged (so that it is rewritten). */
-static int object_intact(int dfd, const char *name, const char *id, size_t len)
-{
-  int fd = openat(dfd, name, O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return 0;
-  struct stat sb;
-  int ok = 0;
-  if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && (uint64_t)sb.st_size == (uint64_t)len) {
-    char hex[33];
-    uint64_t n;
-    ok = es_hash_fd_hex(fd, &n, hex, NULL) == ES_OK && n == (uint64_t)len && strcmp(hex, id) == 0;
-  }
-  close(fd);
-  return ok;
-}
-
-static int is_lower_hex(const char *s, size_t n)
-{
-  for (size_t i = 0; i < n; i++)
-    if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-      return 0;
-  return s[n] == '\0';
-}
-
-/* Hard-links src_path as the temporary and keeps it only when what was linked is the object
- * (src_path may have changed since the caller hashed it). 1 = linked, 0 = fall back to copy. */
-static int try_link(int tdfd, const char *tname, const char *src_path, const char *id,
-                    size_t len, int sync)
-{
-  if (linkat(AT_FDCWD, src_path, tdfd, tname, 0) != 0) {
-    if (errno != EEXIST)
-      return 0;
-    unlinkat(tdfd, tname, 0);
-    if (linkat(AT_FDCWD, src_path, tdfd, tname, 0) != 0)
-      return 0;
-  }
-  int fd = -1, ok = object_intact(tdfd, tname, id, len);
-  if (ok && sync) { /* the bytes may still sit in the page cache only */
-    fd = openat(tdfd, tname, O_RDONLY | O_CLOEXEC);
-    ok = fd >= 0 && fsync(fd) == 0;
-    if (fd >= 0)
-      close(fd);
-  }
-  if (!ok)
-    unlinkat(tdfd, tname, 0);
-  return ok;
-}
-
-/* Checks an object's id, extension, mode and bytes before anything is written. */
-static int check_object(const char *id, const char *ext, const char *mode, const uint8_t *buf,
-                        size_t len, es_error *err)
-{
-  if (strcmp(mode, "link") && strcmp(mode, "copy") && strcmp(mode, "ref"))
-    return es_error_set(err, ES_EUSAGE, "unknown store mode '%s' (expected copy, link or ref)",
-                        mode);
-  if (!id || strlen(id) != 32 || !is_lower_hex(id, 32))
-    return es_error_set(err, ES_EINTERNAL, "bad object id '%s'", id ? id : "(null)");
-  size_t elen = ext ? strlen(ext) : 0;
-  if (elen == 0 || elen > 15)
-    return es_error_set(err, ES_EINTERNAL, "bad object extension '%s'", ext ? ext : "(null)");
-  for (size_t i = 0; i < elen; i++)
-    if (!((ext[i] >= 'a' && ext[i] <= 'z') || (ext[i] >= '0' && ext[i] <= '9')))
-      return es_error_set(err, ES_EINTERNAL, "bad object extension '%s'", ext);
-  if (!strcmp(mode, "ref"))
-    return ES_OK;
-  if (!buf && len)
-    return es_error_set(err, ES_EINTERNAL, "object '%s' has no bytes", id);
-  char hex[33];
-  es_hash_hex(buf ? (const void *)buf : "", len, hex);
-  if (strcmp(hex, id) != 0)
-    return es_error_set(err, ES_EINTERNAL, "object bytes hash to '%s', not to its id '%s'", hex,
-                        id);
-  return ES_OK;
-}
-
-/* Puts the object's bytes into the temporary tname (a hard link to src_path in link mode when
- * that works, else a copy of buf); `sync` makes them durable before returning. */
-static int object_to_tmp(const es_store *st, int tdfd, const char *tname, const char *id,
-                         const uint8_t *buf, size_t len, const char *src_path, const char *mode,
-                         int sync, int *linked, es_error *err)
-{
-  *linked = !strcmp(mode, "link") && src_path && try_link(tdfd, tname, src_path, id, len, sync);
-  if (*linked)
-    return ES_OK;
-  return tmp_write(st, tdfd, tname, buf ? (const void *)buf : "", len, sync, err);
-}
-
-int es_store_put_object(const es_store *st, const char *id, const char *ext, const uint8_t *buf,
-                        size_t len, const char *src_path, const char *mode, char **relpath,
-                        es_error *err)
-{
-  int rc = ES_OK, dfd = -1, tdfd = -1;
-  if (relpath)
-    *relpath = NULL;
-  if (!mode)
-    mode = "copy";
-  if ((rc = check_object(id, ext, mode, buf, len, err)) || !strcmp(mode, "ref"))
-    return rc; /* ref: nothing stored, the caller records the original path */
-
-  char rel[64];
-  snprintf(rel, sizeof rel, "objects/%.2s/%s.%s", id, id, ext);
-  const char *base;
-  dfd = open_parent(st, rel, 1, &base, err);
-  if (dfd < 0)
-    return dfd;
-  if (!object_intact(dfd, base, id, len)) {
-    char tname[64];
-    tmp_name(tname);
-    tdfd = open_tmpdir(st, err);
-    if (tdfd < 0) {
-      rc = tdfd;
-      goto cleanup;
-    }
-    int linked;
-    rc = object_to_tmp(st, tdfd, tname, id, buf, len, src_path, mode, 1, &linked, err);
-    if (!rc)
-      rc = tmp_publish(st, tdfd, tname, dfd, base, rel, "object", NULL, NULL, err);
-    if (rc)
-      goto cleanup;
-  }
-  if (relpath && !(*relpath = strdup(rel)))
-    rc = es_error_set(err, ES_ENOMEM, "out of memory");
-cleanup:
-  if (tdfd >= 0)
-    close(tdfd);
-  close(dfd);
-  return rc;
-}
-
-/* ---- objects in bulk -------------------------------------------------------------------- */
-
-typedef struct staged {
-  char tmp[64];  /* name in TMP_DIR */
-  char rel[64];  /* final name relative to the root */
-  int state;     /* 0 staged, 1 published, 2 dropped */
-  int linked;    /* the temporary is a hard link to the input */
-} staged;
-
-/* Everything a batch opens once rather than per object: the temporary directory and which
- * "objects/xx" directories this batch has already made. */
-struct es_object_batch {
-  pthread_mutex_t lock;
-  staged *v;
-  size_t n, cap;
-  unsigned long seq;
-  long pid;
-  int tdfd; /* TMP_DIR, opened by the first object staged */
-  uint8_t made[257]; /* made[i]: objects/<hex i> exists; made[256]: objects exists */
-};
-
-static int hex_value(char c)
-{
-  return c <= '9' ? c - '0' : c - 'a' + 10;
-}
-
-/* mkdir of `dir` (relative to the root) unless the batch made it already; made without a sync
- * of its own, es_store_publish_objects()'s syncfs covers it. */
-static int make_dir_once(const es_store *st, uint8_t *made, const char *dir, es_error *err)
-{
-  if (*made)
-    return ES_OK;
-  if (mkdirat(st->dirfd, dir, 0777) != 0 && errno != EEXIST)
-    return es_error_errno(err, ES_EIO, errno, "cannot create '%s/%s'", st->root, dir);
-  *made = 1;
-  return ES_OK;
-}
-
-es_object_batch *es_object_batch_new(es_error *err)
-{
-  es_object_batch *b = calloc(1, sizeof *b);
-  if (!b) {
-    es_error_set(err, ES_ENOMEM, "out of memory");
-    return NULL;
-  }
-  pthread_mutex_init(&b->lock, NULL);
-  b->pid = (long)getpid();
-  b->tdfd = -1;
-  return b;
-}
-
-int es_store_stage_object(const es_store *st, es_object_batch *b, const char *id,
-                          const char *ext, const uint8_t *buf, size_t len, const char *src_path,
-                          const char *mode, size_t *slot, char **relpath, es_error *err)
-{
-  int rc;
-  *slot = SIZE_MAX;
-  if (relpath)
-    *relpath = NULL;
-  if (!mode)
-    mode = "copy";
-  if ((rc = check_object(id, ext, mode, buf, len, err)) || !strcmp(mode, "ref"))
-    return rc;
-  staged sg = {.state = 0};
-  snprintf(sg.rel, sizeof sg.rel, "objects/%.2s/%s.%s", id, id, ext);
-  if (relpath && !(*relpath = strdup(sg.rel)))
-    return es_error_set(err, ES_ENOMEM, "out of memory");
-
-  /* An intact object from an earlier run is kept as it is. */
-  if (object_intact(st->dirfd, sg.rel, id, len))
-    return ES_OK;
-  pthread_mutex_lock(&b->lock);
-  unsigned long seq = b->seq++;
-  if (b->tdfd < 0)
-    b->tdfd = open_tmpdir(st, err);
-  int tdfd = b->tdfd;
-  pthread_mutex_unlock(&b->lock);
-  if (tdfd < 0)
-    return tdfd;
-  snprintf(sg.tmp, sizeof sg.tmp, "%ld.%lu.tmp", b->pid, seq);
-  rc = object_to_tmp(st, tdfd, sg.tmp, id, buf, len, src_path, mode, 0, &sg.linked, err);
-  if (rc)
-    return rc;
-  pthread_mutex_lock(&b->lock);
-  /* The object's directory is made now, while the other threads still decode, rather than in
-   * the serial publish at the end; an empty directory left by a crash is harmless. */
-  rc = make_dir_once(st, &b->made[256], "objects", err);
-  if (!rc) {
-    char dir[16];
-    memcpy(dir, sg.rel, 10); /* "objects/ab" */
-    dir[10] = '\0';
-    rc = make_dir_once(st, &b->made[hex_value(dir[8]) * 16 + hex_value(dir[9])], dir, err);
-  }
-  if (!rc && b->n == b->cap) {
-    size_t cap = b->cap ? b->cap * 2 : 256;
-    staged *v = realloc(b->v, cap * sizeof *v);
-    if (!v)
-      rc = es_error_set(err, ES_ENOMEM, "out of memory");
-    else {
-      b->v = v;
-      b->cap = cap;
-    }
-  }
-  if (!rc) {
-    *slot = b->n;
-    b->v[b->n++] = sg;
-  }
-  pthread_mutex_unlock(&b->lock);
-  if (rc)
-    unlinkat(tdfd, sg.tmp, 0);
-  return rc;
-}
-
-void es_object_batch_drop(const es_store *st, es_object_batch *b, size_t slot)
-{
-  (void)st;
-  if (!b || slot >= b->n || b->v[slot].state != 0)
-    return;
-  b->v[slot].state = 2;
-  unlinkat(b->tdfd, b->v[slot].tmp, 0);
-}
-
-/* Makes everything written to the dataset's file system durable: one syncfs(2), or, where that
- * fails, an fsync of each staged file (its temporary, or with use_rel its final name, relative
- * to dirfd `at`). */
-static int sync_all(const es_store *st, int at, const staged *v, size_t n, int use_rel,
-                    es_error *err)
-{
-  if (syncfs(st->dirfd) == 0)
-    return ES_OK;
-  for (size_t i = 0; i < n; i++) {
-    if (v[i].state == 2)
-      continue;
-    int fd = openat(at, use_rel ? v[i].rel : v[i].tmp, O_RDONLY | O_CLOEXEC);
-    if (fd < 0 || fsync(fd) != 0) {
-      int e = errno;
-      if (fd >= 0)
-        close(fd);
-      return es_error_errno(err, ES_EIO, e, "cannot sync '%s/%s'", st->root,
-                            use_rel ? v[i].rel : v[i].tmp);
-    }
-    close(fd);
-  }
-  return ES_OK;
-}
-
-int es_store_publish_objects(const es_store *st, es_object_batch *b, es_error *err)
-{
-  int rc = ES_OK;
-  if (!b || b->n == 0)
-    return ES_OK;
-  /* Every object's bytes are durable before any of their names appear. */
-  if ((rc = sync_all(st, b->tdfd, b->v, b->n, 0, err)))
-    return rc;
-  for (size_t i = 0; i < b->n; i++) {
-    staged *sg = &b->v[i];
-    if (sg->state != 0)
-      continue;
-    crash_point(st, "object", "data");
-    if (renameat(b->tdfd, sg->tmp, st->dirfd, sg->rel) != 0)
-      return es_error_errno(err, ES_EIO, errno, "cannot rename into '%s/%s'", st->root, sg->rel);
-    if (sg->linked) /* rename() of two links to one inode leaves the temporary behind */
-      unlinkat(b->tdfd, sg->tmp, 0);
-    sg->state = 1;
-    crash_point(st, "object", "rename");
-  }
-  /* ... and the renames are durable before the caller commits a manifest naming them. */
-  return sync_all(st, st->dirfd, b->v, b->n, 1, err);
-}
-
-void es_object_batch_free(const es_store *st, es_object_batch *b)
-{
-  if (!b)
-    return;
-  for (size_t i = 0; st && i < b->n; i++)
-    es_object_batch_drop(st, b, i);
-  if (b->tdfd >= 0)
-    close(b->tdfd);
-  pthread_mutex_destroy(&b->lock);
-  free(b->v);
-  free(b);
 }
 
 int es_read_file(const char *path, uint8_t **buf, size_t *len, es_error *err)
@@ -1253,170 +799,4 @@ cleanup:
   free(p);
   fclose(f);
   return rc;
-}
-
-/* ---- append-only JSONL ------------------------------------------------------------------ */
-
-/* Cuts a torn last line (no final '\n') off fd, whose size is *size; updates *size. */
-static int cut_torn_tail(int fd, off_t *size)
-{
-  off_t end = *size;
-  uint8_t chunk[4096];
-  while (end > 0) {
-    size_t n = end > (off_t)sizeof chunk ? sizeof chunk : (size_t)end;
-    off_t at = end - (off_t)n;
-    ssize_t r = pread(fd, chunk, n, at);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r != (ssize_t)n)
-      return -1;
-    if (end == *size && chunk[n - 1] == '\n')
-      return 0; /* intact */
-    for (size_t i = n; i > 0; i--)
-      if (chunk[i - 1] == '\n') {
-        end = at + (off_t)i;
-        goto found;
-      }
-    end = at;
-  }
-found:
-  if (ftruncate(fd, end) != 0)
-    return -1;
-  *size = end;
-  return 0;
-}
-
-int es_store_append(const es_store *st, const char *name, const json_t *record, es_error *err)
-{
-  int rc = check_name(st, name, err);
-  if (rc)
-    return rc;
-  if (st->lockfd < 0 || st->lock_shared)
-    return es_error_set(err, ES_EINTERNAL,
-                        "appending to '%s/%s' without holding the dataset lock", st->root, name);
-  int fd = -1, dfd = -1, created = 0;
-  char *line = json_dumps(record, RECORD_DUMP_FLAGS);
-  if (!line)
-    return es_error_set(err, ES_EINTERNAL, "record for '%s/%s' cannot be written as JSON",
-                        st->root, name);
-  size_t n = strlen(line);
-  if (memchr(line, '\n', n)) { /* cannot happen with JSON_COMPACT; the format depends on it */
-    rc = es_error_set(err, ES_EINTERNAL, "record for '%s/%s' spans lines", st->root, name);
-    goto cleanup;
-  }
-  char *l2 = realloc(line, n + 2);
-  if (!l2) {
-    rc = es_error_set(err, ES_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  line = l2;
-  memcpy(line + n, "\n", 2);
-  n++;
-  const char *base;
-  dfd = open_parent(st, name, 1, &base, err);
-  if (dfd < 0) {
-    rc = dfd;
-    goto cleanup;
-  }
-  fd = openat(dfd, base, O_RDWR | O_APPEND | O_CLOEXEC);
-  if (fd < 0 && errno == ENOENT) {
-    fd = openat(dfd, base, O_RDWR | O_APPEND | O_CREAT | O_CLOEXEC, 0666);
-    created = 1;
-  }
-  if (fd < 0) {
-    rc = es_error_errno(err, ES_EIO, errno, "cannot open '%s/%s'", st->root, name);
-    goto cleanup;
-  }
-  struct stat sb;
-  off_t size;
-  if (fstat(fd, &sb) != 0 || (size = sb.st_size, cut_torn_tail(fd, &size) != 0)) {
-    rc = es_error_errno(err, ES_EIO, errno, "cannot repair '%s/%s'", st->root, name);
-    goto cleanup;
-  }
-  if (st->crash) {
-    /* A test's kill half-way through the line leaves a torn tail for the next append. */
-    if (write_all(fd, line, n / 2) == 0)
-      crash_point(st, base, "torn");
-    if (ftruncate(fd, size) != 0) {
-      rc = es_error_errno(err, ES_EIO, errno, "cannot append to '%s/%s'", st->root, name);
-      goto cleanup;
-    }
-  }
-  int wrote = write_all(fd, line, n) == 0;
-  if (wrote)
-    crash_point(st, base, "append");
-  if (!wrote || fsync(fd) != 0) {
-    rc = es_error_errno(err, ES_EIO, errno, "cannot append to '%s/%s'", st->root, name);
-    /* Do not leave a torn line behind when we can help it (disk full). */
-    if (ftruncate(fd, size) == 0)
-      fsync(fd);
-    goto cleanup;
-  }
-  if (created && fsync(dfd) != 0)
-    rc = es_error_errno(err, ES_EIO, errno, "cannot sync the directory of '%s/%s'", st->root,
-                        name);
-cleanup:
-  if (fd >= 0)
-    close(fd);
-  if (dfd >= 0)
-    close(dfd);
-  free(line);
-  return rc;
-}
-
-int es_store_read_jsonl(const es_store *st, const char *name,
-                        int (*fn)(const json_t *rec, void *ctx, es_error *err), void *ctx,
-                        es_error *err)
-{
-  uint8_t *buf = NULL;
-  size_t len = 0;
-  int rc = es_store_read(st, name, 1, &buf, &len, err);
-  if (rc || !buf)
-    return rc;
-  size_t pos = 0, lineno = 0;
-  while (pos < len && !rc) {
-    const uint8_t *nl = memchr(buf + pos, '\n', len - pos);
-    if (!nl)
-      break; /* a torn last line: its writer was killed; the next append cuts it off */
-    size_t end = (size_t)(nl - buf);
-    lineno++;
-    size_t start = pos;
-    pos = end + 1;
-    size_t i = start;
-    while (i < end && (buf[i] == ' ' || buf[i] == '\t' || buf[i] == '\r'))
-      i++;
-    if (i == end)
-      continue;
-    json_error_t je;
-    json_t *rec = json_loadb((const char *)buf + start, end - start, JSON_REJECT_DUPLICATES, &je);
-    if (!rec) {
-      rc = es_error_set(err, ES_EFORMAT, "'%s/%s' line %zu: %s", st->root, name, lineno,
-                        je.text);
-      break;
-    }
-    if (!json_is_object(rec))
-      rc = es_error_set(err, ES_EFORMAT, "'%s/%s' line %zu: not a JSON object", st->root, name,
-                        lineno);
-    else
-      rc = fn(rec, ctx, err);
-    json_decref(rec);
-  }
-  free(buf);
-  return rc;
-}
-
-void es_store_now(char out[32])
-{
-  time_t t = time(NULL);
-  const char *sde = getenv("SOURCE_DATE_EPOCH");
-  if (sde && *sde) {
-    char *end;
-    errno = 0;
-    long long v = strtoll(sde, &end, 10);
-    if (!errno && *end == '\0')
-      t = (time_t)v;
-  }
-  struct tm tm;
-  if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-    snprintf(out, 32, "1970-01-01T00:00:00Z");
 }

@@ -124,11 +124,8 @@ void es_object_batch_drop(const es_store *st, es_object_batch *b, size_t slot);
 int es_store_publish_objects(const es_store *st, es_object_batch *b, es_error *err);
 void es_object_batch_free(const es_store *st, es_object_batch *b);
 
-/* The XXH3-128 of buf as 32 lowercase hex digits plus NUL: the high 64 bits then the low 64
- * bits, each as 16 digits (the canonical big-endian form `xxhsum -H2` prints). */
-void es_hash_hex(const void *buf, size_t len, char out[33]);
 
-/* The same hash of everything read from fd up to end of file; *size gets the byte count. */
+/* The hash es_hash_hex (core/hash.h) makes, of everything read from fd up to end of file; *size gets the byte count. */
 int es_hash_fd_hex(int fd, uint64_t *size, char out[33], es_error *err);
 
 /* Appends one JSON object as one line to an append-only JSONL file (ledger.jsonl,

@@ -1,4 +1,4 @@
-/* XXH3-128 for any CPU (see core/xxh3_impl.h). */
+/* XXH3-128 for any CPU (see core/xxh3_internal.h). */
 #include <stddef.h>
 #define ES_XXH3_SUFFIX generic
-#include "core/xxh3_impl.h"
+#include "core/xxh3_internal.h"

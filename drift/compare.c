@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "drift/drift.h"
 #include "drift/stats.h"
 

@@ -11,7 +11,7 @@
 #include "core/store.h"
 #include "drift/drift.h"
 #include "drift/stats.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "formats/index.h"
 #include "nn/nn.h"
 #include "nn/preprocess.h"

@@ -12,8 +12,9 @@
 
 #include "core/store.h"
 #include "eval/eval.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "formats/manifest.h"
+#include "formats/path_escape.h"
 
 /* ---- labels.txt --------------------------------------------------------------------------- */
 

@@ -9,10 +9,13 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/hash.h"
+#include "core/json.h"
 #include "core/show.h"
 #include "eval/dataset_internal.h"
 #include "eval/eval.h"
 #include "formats/index.h"
+#include "formats/path_escape.h"
 
 void es_eval_gates_none(es_eval_gates *g)
 {

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "eval/dataset_internal.h"
 #include "eval/metrics.h"
 

@@ -6,7 +6,7 @@
 #include "core/image_ops.h"
 #include "eval/dataset_internal.h"
 #include "formats/encode.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 
 /* Level 9: thumbnails are small and written once per report; size matters more than time. */
 static int encode_png(const es_image *img, uint8_t **out, size_t *len, es_error *err)

@@ -3,6 +3,8 @@
  * the commit serializes the manifest and rebuilds index.bin (formats/manifest.c, index.c). */
 #include "formats/dataset.h"
 
+#include "core/hash.h"
+
 #include <stdlib.h>
 #include <string.h>
 

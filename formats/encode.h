@@ -1,4 +1,4 @@
-/* Image encoders into memory, the counterpart of formats/image.h's decoders: each writes the
+/* Image encoders into memory, the counterpart of formats/decode.h's decoders: each writes the
  * same bytes for the same pixels and settings with the same library version (no time stamps,
  * no text chunks, nothing taken from the environment), so callers that hash the output (augment's
  * variant ids) stay deterministic. */

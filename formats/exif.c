@@ -2,7 +2,7 @@
  * Only IFD0 and the Exif sub-IFD it points to are visited (the thumbnail IFD1 and maker notes
  * are never followed); visited offsets are remembered so that a pointer back to an IFD already
  * read is reported as a loop instead of being followed. */
-#include "formats/exif.h"
+#include "formats/exif_internal.h"
 
 #include <string.h>
 

@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "formats/decoders.h"
-#include "formats/exif.h"
-#include "formats/image.h"
+#include "formats/decoders_internal.h"
+#include "formats/exif_internal.h"
+#include "formats/decode.h"
 
 static int has(const uint8_t *buf, size_t len, size_t at, const char *magic, size_t n)
 {

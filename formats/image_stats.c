@@ -13,6 +13,7 @@
 
 #include "formats/features.h"
 #include "formats/features_internal.h"
+#include "core/cpu.h"
 #include "core/image_ops.h"
 
 __extension__ typedef unsigned __int128 es_u128;
@@ -190,16 +191,16 @@ void es__row_sums_portable(const uint8_t *row, uint32_t n, uint32_t c, uint8_t *
 
 typedef void rgb_row_fn(const uint8_t *rgb, uint32_t n, uint8_t *luma, es__pixel_sums *ps);
 
-/* The SIMD RGB row kernel this CPU runs, or NULL for the portable path (all give the same
- * results). The AVX-512 kernel needs VBMI for its byte permutes; it is about 15% faster than
- * the AVX2 one, the divider (no wider per lane) setting its limit. */
+/* The SIMD RGB row kernel this CPU runs within the EDGESET_ISA cap (core/cpu.h), or NULL for
+ * the portable path (all give the same results). The AVX-512 kernel needs VBMI for its byte
+ * permutes; it is about 15% faster than the AVX2 one, the divider (no wider per lane) setting
+ * its limit. */
 static rgb_row_fn *rgb_row_kernel(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-      __builtin_cpu_supports("avx512vbmi"))
+  if (es_cpu_has(ES_CPU_AVX512F | ES_CPU_AVX512BW | ES_CPU_AVX512VBMI))
     return es__rgb_row_sums_avx512;
-  if (__builtin_cpu_supports("avx2"))
+  if (es_cpu_has(ES_CPU_AVX2))
     return es__rgb_row_sums_avx2;
 #endif
   return NULL;
@@ -270,11 +271,11 @@ void es__prefix_u32_portable(const uint32_t *v, uint32_t n, uint32_t *pre)
   }
 }
 
-/* The prefix-sum kernel this CPU runs (both give the same results). */
+/* The prefix-sum kernel this CPU runs within the EDGESET_ISA cap (both give the same results). */
 static es__prefix_fn *prefix_kernel(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  if (__builtin_cpu_supports("avx2"))
+  if (es_cpu_has(ES_CPU_AVX2))
     return es__prefix_u32_avx2;
 #endif
   return es__prefix_u32_portable;
@@ -293,13 +294,12 @@ void es__reduce_row_portable(const uint32_t *vacc, uint32_t w, const uint32_t *a
               (uint64_t)rem[j + 1] * vacc[at[j + 1]] - (uint64_t)rem[j] * vacc[at[j]];
 }
 
-/* Whether this CPU runs formats/image_thumb_avx512.c, the AVX-512 thumbnail kernels (else the
- * portable ones; all give the same results). */
+/* Whether this CPU runs formats/image_thumb_avx512.c, the AVX-512 thumbnail kernels, within the
+ * EDGESET_ISA cap (else the portable ones; all give the same results). */
 static int thumb_avx512(void)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-  return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
-         __builtin_cpu_supports("avx512vnni");
+  return es_cpu_has(ES_CPU_AVX512F | ES_CPU_AVX512BW | ES_CPU_AVX512VNNI);
 #else
   return 0;
 #endif

@@ -110,8 +110,4 @@ int es_index_commit_serialized(const es_store *st, const es_manifest *m, char *b
 void es_index_save_committed(const es_store *st, const es_manifest *m, uint64_t manifest_size,
                              const char manifest_hash[33], es_index *ix);
 
-/* ISO 8601 "YYYY-MM-DDTHH:MM:SS[.fraction][Z|+hh:mm|-hh:mm]" to seconds since 1970 (a time
- * without a zone is taken as UTC). Returns 0 on success, -1 when s is not such a time. */
-int es_time_seconds(const char *s, int64_t *out);
-
 #endif

@@ -18,8 +18,8 @@
 #include <jpeglib.h>
 
 #include "core/image_ops.h"
-#include "formats/decoders.h"
-#include "formats/exif.h"
+#include "formats/decoders_internal.h"
+#include "formats/exif_internal.h"
 
 /* A hostile progressive file can hold thousands of scans, each a pass over the image. */
 #define MAX_SCANS 1000

@@ -1,5 +1,5 @@
 /* Manifest v1 (docs/dataset-format.md): one JSON object per unique image, one per line, sorted
- * by id. This module owns the in-memory item, its JSON form, path escaping and the canonical
+ * by id. This module owns the in-memory item, its JSON form and the canonical
  * serialization (fixed key order, floats with ES_FLOAT_DIGITS significant digits) that makes
  * manifests byte-identical across machines. It does no path I/O: parse takes bytes, serialize
  * returns bytes. Fields it does not know are kept in `extra` and written back unchanged. */
@@ -11,9 +11,9 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "core/json.h" /* ES_FLOAT_DIGITS */
 
 #define ES_ID_HEX 32 /* XXH3-128 as 32 lowercase hex digits */
-#define ES_FLOAT_DIGITS 6
 
 typedef struct es_occurrence {
   char *path;   /* raw bytes as the file system gave them (any byte but NUL) */
@@ -46,13 +46,6 @@ typedef struct es_manifest {
   size_t n, cap;
 } es_manifest;
 
-/* Path escaping for JSON (which must be valid UTF-8): a backslash is written as two
- * backslashes and each byte that is not part of valid UTF-8 as \xHH (two lowercase hex digits);
- * everything else is kept. es_path_unescape() inverts it exactly. Both return a malloc'd string
- * the caller frees, or NULL (with err set) on bad input or no memory. */
-char *es_path_escape(const char *raw, es_error *err);
-char *es_path_unescape(const char *escaped, es_error *err);
-
 /* Parses JSONL bytes into m (which must be zeroed or freshly freed). Any malformed line, a torn
  * last line (no final newline and not valid JSON) included, is ES_EFORMAT naming its line number
  * and why: no line is ever dropped. Empty lines are ignored, and so is a missing newline after a
@@ -84,9 +77,5 @@ int es_item_add_seen(es_item *it, const char *path, const char *batch, const cha
 
 void es_item_free(es_item *it);
 void es_manifest_free(es_manifest *m);
-
-/* Formats a double with ES_FLOAT_DIGITS significant digits into a json real that serializes
- * identically on every machine. */
-json_t *es_json_real(double v);
 
 #endif

@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "core/image_ops.h"
-#include "formats/decoders.h"
-#include "formats/exif.h"
+#include "formats/decoders_internal.h"
+#include "formats/exif_internal.h"
 
 typedef struct png_ctx {
   const uint8_t *buf;

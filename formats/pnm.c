@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "formats/decoders.h"
+#include "formats/decoders_internal.h"
 
 typedef struct pnm_header {
   int kind; /* 5 or 6 */

@@ -6,6 +6,7 @@
 
 #include "core/show.h"
 #include "formats/csv.h"
+#include "formats/path_escape.h"
 #include "label/label.h"
 
 void es_label_result_free(es_label_result *r)

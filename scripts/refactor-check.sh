@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Checks that a refactoring changed no dataset byte: builds BASE_REV (in a git worktree) and the
-# working tree, runs the demo's dataset steps (collect day1 and day2, label --from csv --labels,
-# label --rename, split, split --release and a second split, augment; demo/run.sh) with
-# SOURCE_DATE_EPOCH set against each build on the same captures, and compares the dataset after
-# every step byte for byte: manifest.jsonl, index.bin, ledger.jsonl, quarantine.jsonl,
-# labels.txt, edgeset.json and every object.
+# Checks that a refactoring changed no dataset byte and no report: builds BASE_REV (in a git
+# worktree) and the working tree, runs the demo's steps (collect day1 and day2, label --from csv
+# --labels, label --rename, split, split --release and a second split, augment; then label
+# --balance, eval and drift; demo/run.sh) with SOURCE_DATE_EPOCH set against each build on the
+# same captures, and compares byte for byte: the dataset after every step (manifest.jsonl,
+# index.bin, ledger.jsonl, quarantine.jsonl, labels.txt, edgeset.json, every object), the
+# reports' JSON (balance, eval with the measured host latency left out, drift) and eval
+# --dump-outputs of the conformance models in tests/data/tflite.
 #
 # usage: scripts/refactor-check.sh BASE_REV
 # Environment: WORK (default /tmp/refactor-check) holds the worktree, builds and datasets;
@@ -17,7 +19,8 @@ cd "$(dirname "$0")/.."
 top=$PWD
 work=${WORK:-/tmp/refactor-check}
 jobs=${JOBS:-2}
-targets=(edgeset edgeset-collect edgeset-label edgeset-split edgeset-augment)
+targets=(edgeset edgeset-collect edgeset-label edgeset-split edgeset-augment edgeset-eval
+         edgeset-drift)
 mkdir -p "$work"
 
 # The base: a detached worktree at BASE_REV (re-used when it is already there).
@@ -47,8 +50,10 @@ export SOURCE_DATE_EPOCH=1700000000
 unset EDGESET_DATASET EDGESET_CRASH_AT || true
 
 run_steps() { # BIN_DIR OUT
-  local bin=$1/bin/edgeset out=$2 ds=$2/dataset
-  rm -rf "$out"
+  # Both builds run in the same folder ($work/run, moved to OUT afterwards), so that paths the
+  # outputs record (eval's dataset and labels file) are the same too.
+  local bin=$1/bin/edgeset out=$work/run ds=$work/run/dataset
+  rm -rf "$out" "$2"
   mkdir -p "$out/snap" "$out/reports"
   local n=0
   snap() { n=$((n + 1)); cp -a "$ds" "$out/snap/$(printf %02d "$n")-$1"; }
@@ -74,7 +79,30 @@ run_steps() { # BIN_DIR OUT
     "$bin" augment -d "$ds" --per-image 2 --ops 'hflip@0.5,rotate:10,bright:0.15' --seed 1 \
       >/dev/null
     snap augment-again
+    # the reports' JSON, with eval's measured host latency left out
+    local js=$out/snap/json
+    mkdir -p "$js"
+    "$bin" label -d "$ds" --balance --json >"$js/balance.json" || true
+    "$bin" eval -d "$ds" --model "$top/models/fashion_mnist_int8.tflite" --split test \
+      --preprocess resize=stretch,channels=gray --json |
+      /usr/bin/python3 -c 'import json,sys
+def drop(o):
+    if isinstance(o, dict):
+        return {k: drop(v) for k, v in o.items() if k != "host_latency_ms"}
+    if isinstance(o, list):
+        return [drop(v) for v in o]
+    return o
+print(json.dumps(drop(json.load(sys.stdin)), sort_keys=True))' >"$js/eval.json"
+    "$bin" drift -d "$ds" --reference batch:day1 --current batch:day2 --json >"$js/drift.json" ||
+      true
+    for m in "$top"/tests/data/tflite/*.tflite; do
+      local name args=()
+      name=$(basename "$m" .tflite)
+      for f in "$top/tests/data/tflite/$name".in*.raw; do args+=(--raw-input "$f"); done
+      "$bin" eval --model "$m" "${args[@]}" --dump-outputs >"$js/dump-$name.txt"
+    done
   )
+  mv "$out" "$2"
 }
 echo "running the steps ..."
 run_steps "$work/build-base" "$work/out-base"

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <xxhash.h>
 
+#include "core/json.h"
 #include "core/near_index.h"
 #include "split/split.h"
 #include "split/split_internal.h"

@@ -11,7 +11,7 @@
 
 #include "augment/augment.h"
 #include "cliutil.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "testutil.h"
 
 static const char *const OPS = "hflip@0.5,rotate:20,crop:0.5@0.5,bright:0.2,contrast:0.2,"

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "augment/augment.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 
 static es_image make(uint32_t w, uint32_t h, uint32_t c, const uint8_t *px)
 {

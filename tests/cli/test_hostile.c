@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include "cliutil.h"
+#include "core/hash.h"
 #include "core/store.h"
 #include "formats/index.h"
 #include "formats/manifest.h"

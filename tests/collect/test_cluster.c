@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "collect/cluster.h"
+#include "collect/cluster_internal.h"
 
 static void add(es_manifest *m, const char *id, uint64_t phash, const char *batch,
                 const char *derived)

@@ -8,6 +8,7 @@
 #include <xxhash.h>
 
 #include "core/cpu.h"
+#include "core/hash.h"
 #include "core/image.h"
 #include "core/store.h"
 
@@ -39,7 +40,7 @@ void es__xxh3_hex_generic(const void *a, size_t alen, const void *b, size_t blen
 void es__xxh3_hex_avx2(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
 void es__xxh3_hex_avx512(const void *a, size_t alen, const void *b, size_t blen, char out[33]);
 
-/* Every build of XXH3 this CPU runs (core/xxh3_impl.h) gives Debian's libxxhash digest, one-shot
+/* Every build of XXH3 this CPU runs (core/xxh3_internal.h) gives Debian's libxxhash digest, one-shot
  * and streamed in two parts, on lengths through each of the hash's paths (short inputs,
  * 129-240 bytes, stripes, 1 KiB blocks and their remainders, a whole VGA image). */
 Test(image_hash, every_xxh3_build_equals_libxxhash)

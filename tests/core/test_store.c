@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "core/hash.h"
 #include "core/store.h"
 #include "testutil.h"
 

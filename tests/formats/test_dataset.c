@@ -12,6 +12,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "core/hash.h"
 #include "formats/dataset.h"
 #include "mkmanifest.h"
 #include "testutil.h"

@@ -4,8 +4,8 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "formats/exif.h"
-#include "formats/image.h"
+#include "formats/exif_internal.h"
+#include "formats/decode.h"
 #include "testutil.h"
 
 typedef struct tiff {

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "image_testutil.h"
 
 #define REF_MAX_DIFF 8      /* Go's image/jpeg test tolerance for these files (8 << 8 of 16 bits) */

@@ -9,8 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/json.h"
 #include "formats/labels.h"
 #include "formats/manifest.h"
+#include "formats/path_escape.h"
 
 /* xorshift64*: the tests are reproducible without touching libc's rand() state. */
 static uint64_t rng_next(uint64_t *s)

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "image_testutil.h"
 
 static char *suite_path(const char *name)

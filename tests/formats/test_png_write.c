@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "formats/encode.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 
 static void fill(es_image *img, uint32_t w, uint32_t h, uint32_t c)
 {

@@ -3,7 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "formats/image.h"
+#include "formats/decode.h"
 #include "testutil.h"
 
 static const char *sniff(const char *bytes, size_t n)

@@ -1,6 +1,6 @@
 /* Shared by the per-decoder fuzz targets (fuzz_png.c, fuzz_jpeg.c, fuzz_pnm.c): runs one decoder
- * of the registry (formats/decoders.h) directly, with the arguments the registry would pass it,
- * under several decode options, and checks the contract of formats/image.h:
+ * of the registry (formats/decoders_internal.h) directly, with the arguments the registry would pass it,
+ * under several decode options, and checks the contract of formats/decode.h:
  *  - a failure carries a reason and its code and leaves no image;
  *  - a success gives 1 to 4 channels, at most max_pixels, the size the probe announced (divided
  *    by the JPEG scale, turned by an EXIF orientation 5 to 8 unless asked to keep it), the
@@ -19,8 +19,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/decoders.h"
-#include "formats/image.h"
+#include "formats/decoders_internal.h"
+#include "formats/decode.h"
 
 #define FUZZ_MAX_PIXELS (1u << 18) /* 512 x 512: hostile headers cannot make it allocate much */
 

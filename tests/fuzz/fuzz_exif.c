@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/exif.h"
+#include "formats/exif_internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "formats/image.h"
+#include "formats/decode.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

@@ -7,9 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/store.h"
 #include "formats/index.h"
 #include "formats/manifest.h"
+#include "formats/path_escape.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

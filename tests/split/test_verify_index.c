@@ -3,6 +3,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
+#include "core/isotime.h"
 #include "mkmanifest.h"
 #include "split/split.h"
 

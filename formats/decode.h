@@ -3,8 +3,8 @@
  * recognised but not supported (GIF, BMP, TIFF, WebP, HEIC/AVIF, ...) are ES_EUNSUPPORTED with
  * a message naming the format, so collect can quarantine them with that reason.
  * All functions take the bytes in memory and do no path I/O. */
-#ifndef ES_FORMATS_IMAGE_H
-#define ES_FORMATS_IMAGE_H
+#ifndef ES_FORMATS_DECODE_H
+#define ES_FORMATS_DECODE_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -3,8 +3,8 @@
  * Orientation and the Exif sub-IFD's DateTimeOriginal and OffsetTimeOriginal. Every offset is
  * checked against the buffer, entry counts are capped and IFD cycles are detected, so hostile
  * input costs bounded time and never reads out of range. */
-#ifndef ES_FORMATS_EXIF_H
-#define ES_FORMATS_EXIF_H
+#ifndef ES_FORMATS_EXIF_INTERNAL_H
+#define ES_FORMATS_EXIF_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>

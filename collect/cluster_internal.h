@@ -4,8 +4,8 @@
  * compared with representatives only, clusters never chain, and because the order is canonical
  * the result is the same however and wherever the items were collected. Augmented variants
  * (with `derived_from`) take their source's cluster. */
-#ifndef ES_COLLECT_CLUSTER_H
-#define ES_COLLECT_CLUSTER_H
+#ifndef ES_COLLECT_CLUSTER_INTERNAL_H
+#define ES_COLLECT_CLUSTER_INTERNAL_H
 
 #include <stddef.h>
 

@@ -1,8 +1,8 @@
 /* Turning collect's arguments into the list of input files: directories walked (without
  * following symbolic links to directories, and never into the dataset itself), paths sorted
  * bytewise and made unique, and sidecars (<image>.json beside an input) set apart. */
-#ifndef ES_COLLECT_INPUTS_H
-#define ES_COLLECT_INPUTS_H
+#ifndef ES_COLLECT_INPUTS_INTERNAL_H
+#define ES_COLLECT_INPUTS_INTERNAL_H
 
 #include <stddef.h>
 #include <sys/types.h>

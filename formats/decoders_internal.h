@@ -2,15 +2,15 @@
  * jpeg.c, pnm.c). The registry checks the arguments and fills in defaults, so a decoder always
  * gets non-NULL opts with max_pixels > 0 and scale_denom in {1, 2, 4, 8}, a non-NULL zeroed
  * info, and an empty out. */
-#ifndef ES_FORMATS_DECODERS_H
-#define ES_FORMATS_DECODERS_H
+#ifndef ES_FORMATS_DECODERS_INTERNAL_H
+#define ES_FORMATS_DECODERS_INTERNAL_H
 
 #include <stddef.h>
 #include <stdint.h>
 
 #include "core/error.h"
 #include "core/image.h"
-#include "formats/image.h"
+#include "formats/decode.h"
 
 typedef int (*es__sniff_fn)(const uint8_t *buf, size_t len);
 typedef int (*es__probe_fn)(const uint8_t *buf, size_t len, const es_decode_opts *opts,
