@@ -47,10 +47,13 @@ static char *make_inputs(const char *root)
 
 #define N_INPUTS (N_PICTURES + 4) /* and one broken sidecar, quarantined on its own line */
 
-/* Runs collect; returns the raw wait status. crash may be NULL. */
-static int run_collect(const char *ds, const char *in, const char *crash, int kill_after_us)
+/* Runs program prog with args (NULL-terminated), EDGESET_CRASH_AT=crash (NULL: unset) and no
+ * output, killing it after kill_after_us microseconds when that is > 0; returns the raw wait
+ * status. */
+static int run_stage(const char *prog, const char *const *args, const char *crash,
+                     int kill_after_us)
 {
-  char *bin = tu_bin("edgeset-collect");
+  char *bin = tu_bin(prog);
   pid_t pid = fork();
   if (pid == 0) {
     if (crash)
@@ -60,7 +63,13 @@ static int run_collect(const char *ds, const char *in, const char *crash, int ki
     int null = open("/dev/null", 1);
     dup2(null, 1);
     dup2(null, 2);
-    execl(bin, bin, "-d", ds, "--batch", "b1", "-j", "2", in, (char *)NULL);
+    char *argv[16];
+    int n = 0;
+    argv[n++] = bin;
+    for (; *args && n < 15; args++)
+      argv[n++] = (char *)*args;
+    argv[n] = NULL;
+    execv(bin, argv);
     _exit(127);
   }
   free(bin);
@@ -71,6 +80,13 @@ static int run_collect(const char *ds, const char *in, const char *crash, int ki
   int status = 0;
   waitpid(pid, &status, 0);
   return status;
+}
+
+static int run_collect(const char *ds, const char *in, const char *crash, int kill_after_us)
+{
+  return run_stage("edgeset-collect",
+                   (const char *const[]){"-d", ds, "--batch", "b1", "-j", "2", in, NULL}, crash,
+                   kill_after_us);
 }
 
 static void hex_of(const uint8_t *buf, size_t len, char out[33])
@@ -229,33 +245,9 @@ Test(crash, killed_at_every_write_point_and_random_moments, .timeout = 900)
   free(root);
 }
 
-/* Runs edgeset-label with args (NULL-terminated) and EDGESET_CRASH_AT=crash (may be NULL);
- * returns the raw wait status. */
 static int run_label(const char *crash, const char *const *args)
 {
-  char *bin = tu_bin("edgeset-label");
-  pid_t pid = fork();
-  if (pid == 0) {
-    if (crash)
-      setenv("EDGESET_CRASH_AT", crash, 1);
-    else
-      unsetenv("EDGESET_CRASH_AT");
-    int null = open("/dev/null", 1);
-    dup2(null, 1);
-    dup2(null, 2);
-    char *argv[16];
-    int n = 0;
-    argv[n++] = bin;
-    for (; *args && n < 15; args++)
-      argv[n++] = (char *)*args;
-    argv[n] = NULL;
-    execv(bin, argv);
-    _exit(127);
-  }
-  free(bin);
-  int status = 0;
-  waitpid(pid, &status, 0);
-  return status;
+  return run_stage("edgeset-label", args, crash, 0);
 }
 
 static char *file_text(const char *ds, const char *name)
