@@ -283,7 +283,7 @@ static int make_variant(run *R, const source *s, uint32_t k, int want_thumb, var
     rc = es_image_hash_hex(facts, v->pixels, err);
   }
   if (rc == ES_OK)
-    rc = es_image_features(facts, &v->phash, &v->stats, err);
+    rc = es_image_features(facts, &v->phash, &v->stats, NULL, err);
   if (rc == ES_OK && want_thumb)
     make_thumb(facts, 160, &v->thumb);
   if (rc == ES_OK && es_strmap_get(&R->existing, key, NULL)) {

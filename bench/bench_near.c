@@ -96,7 +96,7 @@ static size_t load_fmnist(hashes *hs, const char *path)
           break;
         uint64_t h;
         es_stats st;
-        es_image_features(&img, &h, &st, &err);
+        es_image_features(&img, &h, &st, NULL, &err);
         push(hs, h);
         if (i % 2 == 0) {
           for (uint32_t y = 0; y < rows; y++) {
@@ -108,7 +108,7 @@ static size_t load_fmnist(hashes *hs, const char *path)
             var.data[k] = (uint8_t)(img.data[k] * 9 / 10);
         }
         if (i % 4 < 2) { /* variants for half of the images */
-          es_image_features(&var, &h, &st, &err);
+          es_image_features(&var, &h, &st, NULL, &err);
           push(hs, h);
         }
       }
@@ -344,10 +344,10 @@ static void bench_features(void)
   double tdec = (now() - t0) / reps;
   uint64_t h = 0, acc = 0;
   es_stats st;
-  es_image_features(&img, &h, &st, &err); /* warm-up */
+  es_image_features(&img, &h, &st, NULL, &err); /* warm-up */
   t0 = now();
   for (int k = 0; k < reps; k++) {
-    es_image_features(&img, &h, &st, &err);
+    es_image_features(&img, &h, &st, NULL, &err);
     acc ^= h;
   }
   double tfeat = (now() - t0) / reps;

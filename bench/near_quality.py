@@ -58,6 +58,11 @@ class EsStats(ctypes.Structure):
                 ("mean", "std", "sharpness", "saturation", "clip_low", "clip_high")]
 
 
+class EsSig(ctypes.Structure):
+    """es_near_sig (core/near_sig.h)"""
+    _fields_ = [("px", ctypes.c_uint8 * 1024), ("side", ctypes.c_uint16)]
+
+
 class EsError(ctypes.Structure):
     _fields_ = [("code", ctypes.c_int), ("msg", ctypes.c_char * 1024)]
 
@@ -71,8 +76,10 @@ def build_library(tmp):
             "core/xxh3_avx2.c": ["-mavx2"],
             "core/xxh3_avx512.c": ["-mavx512f"]}
     srcs = ["formats/phash.c", "formats/image_stats.c", "core/image_resize.c", "core/image.c",
-            "core/error.c", "core/hash.c", "core/xxh3.c"] + list(simd)
-    flags = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-ffp-contract=off", "-fPIC", "-I", ROOT]
+            "core/error.c", "core/hash.c", "core/xxh3.c", "core/cpu.c", "core/near_sig.c",
+            "core/near_index.c"] + list(simd)
+    flags = ["cc", "-std=c11", "-D_GNU_SOURCE", "-O2", "-fopenmp", "-ffp-contract=off", "-fPIC", "-I",
+             ROOT]
     objs = []
     for s in srcs:
         obj = os.path.join(tmp, os.path.basename(s) + ".o")
@@ -80,23 +87,29 @@ def build_library(tmp):
         subprocess.run(flags + extra + ["-c", "-o", obj, os.path.join(ROOT, s)], check=True)
         objs.append(obj)
     out = os.path.join(tmp, "libesfeat.so")
-    subprocess.run(["cc", "-shared", "-o", out] + objs + ["-lm"], check=True)
+    subprocess.run(["cc", "-shared", "-fopenmp", "-o", out] + objs + ["-lm"], check=True)
     lib = ctypes.CDLL(out)
     lib.es_image_features.argtypes = [ctypes.POINTER(EsImage), ctypes.POINTER(ctypes.c_uint64),
-                                      ctypes.POINTER(EsStats), ctypes.POINTER(EsError)]
+                                      ctypes.POINTER(EsStats), ctypes.POINTER(EsSig),
+                                      ctypes.POINTER(EsError)]
     return lib
 
 
-def phash(lib, arr):
+def features(lib, arr):
+    """(phash, signature) of a picture given as a numpy array, by our C code."""
     arr = np.ascontiguousarray(arr, dtype=np.uint8)
     h, w = arr.shape[:2]
     c = 1 if arr.ndim == 2 else arr.shape[2]
     img = EsImage(w, h, c, arr.ctypes.data_as(ctypes.POINTER(ctypes.c_uint8)))
-    out, st, err = ctypes.c_uint64(), EsStats(), EsError()
+    out, st, sig, err = ctypes.c_uint64(), EsStats(), EsSig(), EsError()
     if lib.es_image_features(ctypes.byref(img), ctypes.byref(out), ctypes.byref(st),
-                             ctypes.byref(err)) != 0:
+                             ctypes.byref(sig), ctypes.byref(err)) != 0:
         raise RuntimeError(err.msg.decode())
-    return out.value
+    return out.value, sig
+
+
+def phash(lib, arr):
+    return features(lib, arr)[0]
 
 
 def to_array(im):

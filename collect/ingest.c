@@ -338,7 +338,7 @@ static int decode_input(rec *r, const run *R, const uint8_t *buf, size_t len,
   r->bytes = len;
   rc = es_image_hash_hex(&img, r->pixels, &derr);
   if (rc == ES_OK)
-    rc = es_image_features(&img, &r->phash, &r->stats, &derr);
+    rc = es_image_features(&img, &r->phash, &r->stats, NULL, &derr);
   es_image_free(&img);
   if (rc) {
     set_quarantine(r, ES_Q_TOO_LARGE, "%s", derr.msg[0] ? derr.msg : es_code_name(rc));

@@ -11,9 +11,12 @@
 #include "core/error.h"
 #include "core/image.h"
 #include "core/near_index.h" /* es_phash_distance */
+#include "core/near_sig.h"
 #include "formats/manifest.h"
 
-/* Computes the phash and stats of img (any size, 1-4 channels; alpha is ignored). */
-int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_error *err);
+/* Computes the phash, stats and near-duplicate signature of img (any size, 1-4 channels; alpha
+ * is ignored). Each output may be NULL. */
+int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_near_sig *sig,
+                      es_error *err);
 
 #endif

@@ -305,7 +305,8 @@ static int thumb_avx512(void)
 #endif
 }
 
-int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_error *err)
+int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_near_sig *sig,
+                      es_error *err)
 {
   if (!img || !img->data || img->width == 0 || img->height == 0 || img->channels < 1 ||
       img->channels > 4)
@@ -414,6 +415,13 @@ int es_image_features(const es_image *img, uint64_t *phash, es_stats *stats, es_
 
   if (phash)
     *phash = es__phash_from_luma32(f);
+  if (sig) {
+    /* the hash input in whole luma steps (halves up): 0..4080 -> 0..255 */
+    for (size_t i = 0; i < ES_SIG_PIXELS; i++)
+      sig->px[i] = (uint8_t)((f[i] + 8) >> 4);
+    uint32_t side = w < h ? w : h;
+    sig->side = (uint16_t)(side > UINT16_MAX ? UINT16_MAX : side);
+  }
   if (stats)
     stats_finish(ps, c >= 3, thumb, stats);
 

@@ -18,7 +18,9 @@ packages=(
 )
 for profile in "$@"; do
   case "$profile" in
-    bench) packages+=(python3-skimage python3-sklearn python3-opencv) ;;   # real photos, baselines
+    bench) packages+=(python3-skimage python3-sklearn python3-opencv    # real photos, baselines
+                      python-matplotlib-data opencv-doc plasma-workspace-wallpapers mate-backgrounds
+                      lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes) ;;  # bench/near_truth.py photos
     models) packages+=(python3-torch python3-pyarmnn) ;;                  # training, Arm NN check
     fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;   # scripts/fuzz.sh: libFuzzer, ASan/UBSan, OpenMP, symbolizer
     *) echo "setup.sh: unknown profile '$profile' (expected bench, models or fuzz)" >&2; exit 2 ;;

@@ -48,7 +48,7 @@ static void features_all(void *out, void *ctx)
         }
         result *o = &r[(s * 4 + (c - 1)) * 3 + (size_t)kind];
         es_error err = {0};
-        cr_assert_eq(es_image_features(&img, &o->phash, &o->stats, &err), ES_OK, "%s", err.msg);
+        cr_assert_eq(es_image_features(&img, &o->phash, &o->stats, NULL, &err), ES_OK, "%s", err.msg);
         es_image_free(&img);
       }
 }

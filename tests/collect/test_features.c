@@ -75,7 +75,7 @@ static uint64_t hash_of(const es_image *img, es_stats *st)
   uint64_t h = 0;
   es_stats tmp;
   es_error err;
-  cr_assert_eq(es_image_features(img, &h, st ? st : &tmp, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(es_image_features(img, &h, st ? st : &tmp, NULL, &err), ES_OK, "%s", err.msg);
   return h;
 }
 
@@ -288,16 +288,16 @@ Test(features, odd_shapes_and_bad_input)
     es_image img = make(shapes[i][0], shapes[i][1], 3);
     for (size_t k = 0; k < es_image_size(&img); k++)
       img.data[k] = (uint8_t)(k * 13 + (k >> 7));
-    cr_assert_eq(es_image_features(&img, &h, &st, &err), ES_OK, "%ux%u", shapes[i][0],
+    cr_assert_eq(es_image_features(&img, &h, &st, NULL, &err), ES_OK, "%ux%u", shapes[i][0],
                  shapes[i][1]);
     cr_assert(st.mean >= 0 && st.mean <= 255 && st.saturation >= 0 && st.saturation <= 1);
     es_image_free(&img);
   }
   es_image empty = {0};
-  cr_assert_neq(es_image_features(&empty, &h, &st, &err), ES_OK);
+  cr_assert_neq(es_image_features(&empty, &h, &st, NULL, &err), ES_OK);
   cr_assert(strlen(err.msg) > 0);
   es_image five = {2, 2, 5, (uint8_t[20]){0}};
-  cr_assert_neq(es_image_features(&five, &h, &st, &err), ES_OK);
+  cr_assert_neq(es_image_features(&five, &h, &st, NULL, &err), ES_OK);
 }
 
 Test(image_ops, luma)

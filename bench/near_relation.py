@@ -1,0 +1,131 @@
+#!/usr/bin/python3
+"""Measures the two-stage near-duplicate relation (core/near_sig.h: phash candidates within a
+radius, then the aligned correlation of 32x32 signatures) on the truth set of bench/near_truth.py
+and on Fashion-MNIST, through our C code (built here and called through ctypes, as
+bench/near_quality.py does).
+
+usage: bench/near_relation.py SET_DIR [--half tune|held|both] [--radius 16] [--score 850]
+                              [--score-small 990] [--fmnist]
+  SET_DIR    a set built by `bench/near_truth.py --build SET_DIR` (built there when missing)
+  --half     which half to report (default tune: the held half is for the final figures only)
+  --fmnist   also cluster Fashion-MNIST's 10,000 test images (28x28) with the verified self-join
+             and report the items in label-mixing clusters and the largest clusters
+
+Pictures are decoded with PIL here (collect decodes with libpng and libjpeg-turbo: the same
+pixels for PNG, within a unit for JPEG). Every pair of a half whose relation holds is written to
+SET_DIR/pairs-HALF.tsv and scored by near_truth.py, with imagehash-style pHash at radius 10
+beside it.
+"""
+import argparse
+import ctypes
+import gzip
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+
+import numpy as np
+from PIL import Image
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import near_quality as nq  # noqa: E402
+
+FMNIST = "/usr/share/datasets/fashion-mnist"
+
+
+class Rel(ctypes.Structure):
+    _fields_ = [("radius", ctypes.c_uint), ("score_large", ctypes.c_uint),
+                ("score_small", ctypes.c_uint)]
+
+
+class Counts(ctypes.Structure):
+    _fields_ = [("candidates", ctypes.c_uint64), ("verified", ctypes.c_uint64)]
+
+
+def picture(path):
+    im = Image.open(path)
+    return np.asarray(im.convert("L") if im.mode in ("L", "I", "1") else im.convert("RGB"))
+
+
+def half_pairs(lib, rel, set_dir, half):
+    truth = json.load(open(os.path.join(set_dir, "truth.json")))["files"]
+    files = [f for f in truth if f["half"] == half]
+    feats = [nq.features(lib, picture(os.path.join(set_dir, f["path"]))) for f in files]
+    out = os.path.join(set_dir, f"pairs-{half}.tsv")
+    t = time.time()
+    n = len(files)
+    with open(out, "w") as fh:
+        for i in range(n):
+            hi, si = feats[i]
+            for j in range(i + 1, n):
+                hj, sj = feats[j]
+                if lib.es_near_related(ctypes.byref(rel), ctypes.c_uint64(hi), ctypes.byref(si),
+                                       ctypes.c_uint64(hj), ctypes.byref(sj)):
+                    fh.write(f"{files[i]['path']}\t{files[j]['path']}\n")
+    print(f"{half}: {n} files, all {n * (n - 1) // 2} pairs decided in {time.time() - t:.1f} s")
+    return out
+
+
+def fmnist(lib, rel):
+    with gzip.open(f"{FMNIST}/t10k-images-idx3-ubyte.gz") as f:
+        raw = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
+    with gzip.open(f"{FMNIST}/t10k-labels-idx1-ubyte.gz") as f:
+        lab = np.frombuffer(f.read(), np.uint8, offset=8)
+    feats = [nq.features(lib, x) for x in raw]
+    n = len(feats)
+    hs = (ctypes.c_uint64 * n)(*[h for h, _ in feats])
+    sigs = (nq.EsSig * n)(*[s for _, s in feats])
+    assign = (ctypes.c_uint32 * n)()
+    reps, counts, err = ctypes.c_size_t(), Counts(), nq.EsError()
+    t = time.time()
+    if lib.es_near_selfjoin_verified(hs, sigs, ctypes.c_size_t(n), ctypes.byref(rel), 2, assign,
+                                     ctypes.byref(reps), ctypes.byref(counts),
+                                     ctypes.byref(err)) != 0:
+        raise RuntimeError(err.msg.decode())
+    dt = time.time() - t
+    clusters = {}
+    for i in range(n):
+        clusters.setdefault(assign[i], []).append(i)
+    mixed = sum(len(v) for v in clusters.values() if len(set(lab[v])) > 1)
+    sizes = sorted((len(v) for v in clusters.values()), reverse=True)
+    print(f"fashion-mnist test (10000, 28x28): {reps.value} clusters, largest {sizes[:5]}, "
+          f"{sum(s for s in sizes if s > 1)} items in clusters of >= 2, "
+          f"{mixed} items ({100 * mixed / n:.2f}%) in label-mixing clusters; "
+          f"{counts.candidates} candidate pairs, {counts.verified} verified, "
+          f"self-join {dt:.2f} s on 2 threads")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("set_dir")
+    ap.add_argument("--half", default="tune", choices=["tune", "held", "both"])
+    ap.add_argument("--radius", type=int, default=16)
+    ap.add_argument("--score", type=int, default=850)
+    ap.add_argument("--score-small", type=int, default=990)
+    ap.add_argument("--fmnist", action="store_true")
+    a = ap.parse_args()
+    if not os.path.exists(os.path.join(a.set_dir, "truth.json")):
+        subprocess.run([sys.executable, os.path.join(HERE, "near_truth.py"), "--build", a.set_dir],
+                       check=True)
+    rel = Rel(a.radius, a.score, a.score_small)
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = nq.build_library(tmp)
+        lib.es_near_related.argtypes = [ctypes.POINTER(Rel), ctypes.c_uint64,
+                                        ctypes.POINTER(nq.EsSig), ctypes.c_uint64,
+                                        ctypes.POINTER(nq.EsSig)]
+        print(f"relation: phash radius {a.radius}, score >= {a.score / 1000:.3f} "
+              f"({a.score_small / 1000:.3f} for pictures of 32 px or less)")
+        for half in (["tune", "held"] if a.half == "both" else [a.half]):
+            pairs = half_pairs(lib, rel, a.set_dir, half)
+            subprocess.run([sys.executable, os.path.join(HERE, "near_truth.py"), "--eval",
+                            a.set_dir, "--pairs", pairs, "--half", half,
+                            "--json", os.path.join(a.set_dir, f"eval-{half}.json")], check=True)
+        if a.fmnist:
+            fmnist(lib, rel)
+
+
+if __name__ == "__main__":
+    main()
