@@ -29,6 +29,7 @@
 #include "formats/decode.h"
 #include "formats/index.h"
 #include "formats/manifest.h"
+#include "formats/signatures.h"
 #include "core/hash.h"
 
 enum { V_NONE, V_MADE, V_EXISTING, V_UNCHANGED, V_FAILED };
@@ -42,6 +43,7 @@ typedef struct variant {
   uint64_t bytes;
   uint64_t phash;
   es_stats stats;
+  es_near_sig sig;
   char pixels[ES_ID_HEX + 1];
   size_t slot;
   char *object;
@@ -62,6 +64,7 @@ typedef struct run {
   es_strmap ids, pixels, existing;
   es_decode_opts dopts;
   es_dataset *tx; /* staged objects, then the commit */
+  es_sigs sigs;   /* signatures.bin, plus the variants' */
   source *src;
   size_t n_src;
   variant *var; /* n_src * per_image */
@@ -76,6 +79,8 @@ static void existing_key(char *buf, size_t len, const char *src, uint64_t seed, 
 static int load(run *R, es_error *err)
 {
   int rc = es_manifest_load(R->st, &R->m, err);
+  if (!rc)
+    rc = es_sigs_load(R->st, &R->sigs, NULL, err);
   if (rc)
     return rc;
   char key[700];
@@ -283,7 +288,7 @@ static int make_variant(run *R, const source *s, uint32_t k, int want_thumb, var
     rc = es_image_hash_hex(facts, v->pixels, err);
   }
   if (rc == ES_OK)
-    rc = es_image_features(facts, &v->phash, &v->stats, NULL, err);
+    rc = es_image_features(facts, &v->phash, &v->stats, &v->sig, err);
   if (rc == ES_OK && want_thumb)
     make_thumb(facts, 160, &v->thumb);
   if (rc == ES_OK && es_strmap_get(&R->existing, key, NULL)) {
@@ -335,7 +340,8 @@ static int add_item(run *R, const source *s, uint32_t k, const variant *v, es_er
     return es_error_set(err, ES_ENOMEM, "out of memory");
   }
   size_t at = R->m.n;
-  if ((rc = es_manifest_add(&R->m, &it, err))) {
+  if ((rc = es_sigs_put(&R->sigs, v->id, &v->sig, err)) ||
+      (rc = es_manifest_add(&R->m, &it, err))) {
     es_item_free(&it);
     return rc;
   }
@@ -360,8 +366,12 @@ json_t *es_augment_summary_json(const es_augment_summary *s)
  * point), index.bin, the augment record. */
 static int commit(run *R, const es_augment_summary *sum, es_error *err)
 {
+  int rc = es_sigs_sort(&R->sigs, err);
+  if (rc)
+    return rc;
   es_dataset_set_manifest(R->tx, &R->m, NULL);
-  int rc = es_dataset_record(R->tx, "augment",
+  es_dataset_set_signatures(R->tx, &R->sigs);
+  rc = es_dataset_record(R->tx, "augment",
                              json_pack("{s:I, s:I, s:s, s:o}", "seed", (json_int_t)R->o->seed,
                                        "per_image", (json_int_t)R->o->per_image, "ops",
                                        R->o->spec->canon, "summary",
@@ -480,6 +490,7 @@ static void free_run(run *R)
   es_strmap_free(&R->ids);
   es_strmap_free(&R->pixels);
   es_strmap_free(&R->existing);
+  es_sigs_free(&R->sigs);
 }
 
 int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *sum,

@@ -189,7 +189,7 @@ int main(int argc, char **argv)
   if (es_split_ratios_parse(ratios, &so.ratios, &err))
     die("ratios", &err);
   so.seed = 1;
-  so.radius = 10;
+  so.near.rel.radius = 10; /* synthetic phashes, no signatures: the phash alone */
   so.jobs = jobs;
   so.group_by.kind = ES_GROUP_CLUSTER;
   es_index ix;
@@ -206,7 +206,7 @@ int main(int argc, char **argv)
   double t_assign = now() - t0, c_assign = cpu() - c0;
   c0 = cpu();
   t0 = now();
-  json_t *probs = es_split_verify(&ix, so.radius, jobs, &err);
+  json_t *probs = es_split_verify(&ix, &so.near, jobs, &err);
   if (!probs)
     die("verify", &err);
   double t_verify = now() - t0, c_verify = cpu() - c0;

@@ -26,11 +26,13 @@ static const char *derived_from(const es_item *it)
   return json_string_value(json_object_get(it->extra, "derived_from"));
 }
 
-int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_seq,
-                        int threads, size_t *n_clusters, es_error *err)
+int es__clusters_derive(es_manifest *m, const es_near_rel *rel, const es_near_sig *sigs,
+                        const es_strmap *batch_seq, int threads, size_t *n_clusters,
+                        es_error *err)
 {
   int rc = ES_OK;
   order_key *order = NULL;
+  es_near_sig *sig = NULL;
   uint64_t *hash = NULL;
   uint32_t *item = NULL, *assign = NULL;
   size_t reps = 0, n = 0;
@@ -42,7 +44,8 @@ int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_
   hash = malloc(cap * sizeof *hash);
   item = malloc(cap * sizeof *item);
   assign = malloc(cap * sizeof *assign);
-  if (!order || !hash || !item || !assign) {
+  sig = sigs ? malloc(cap * sizeof *sig) : NULL;
+  if (!order || !hash || !item || !assign || (sigs && !sig)) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory deriving clusters");
     goto cleanup;
   }
@@ -58,9 +61,13 @@ int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_
   for (size_t k = 0; k < m->n; k++)
     if (!derived_from(&m->items[order[k].item])) {
       hash[n] = m->items[order[k].item].phash;
+      if (sig)
+        sig[n] = sigs[order[k].item];
       item[n++] = (uint32_t)order[k].item;
     }
-  if ((rc = es_near_selfjoin(hash, n, radius, threads, assign, &reps, NULL, err)))
+  rc = sig ? es_near_selfjoin_verified(hash, sig, n, rel, threads, assign, &reps, NULL, err)
+           : es_near_selfjoin(hash, n, rel->radius, threads, assign, &reps, NULL, err);
+  if (rc)
     goto cleanup;
   for (size_t k = 0; k < n; k++)
     memcpy(m->items[item[k]].cluster, m->items[item[assign[k]]].id,
@@ -81,6 +88,7 @@ int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_
 
 cleanup:
   free(order);
+  free(sig);
   free(hash);
   free(item);
   free(assign);

@@ -10,13 +10,18 @@
 #include <stddef.h>
 
 #include "core/error.h"
+#include "core/near_sig.h"
 #include "core/strmap.h"
 #include "formats/manifest.h"
 
-/* Sets every item's `cluster`. batch_seq maps batch names to their sequence numbers (a batch
- * it does not know sorts last). *n_clusters receives the number of representatives. Uses up to
- * `threads` threads (es_near_selfjoin()); the result is the same for any number. */
-int es__clusters_derive(es_manifest *m, unsigned radius, const es_strmap *batch_seq,
-                        int threads, size_t *n_clusters, es_error *err);
+/* Sets every item's `cluster` under the relation rel: with sigs (one per item of m, in m's
+ * order; side 0 for an item without one, which then joins nobody) the two-stage relation
+ * (es_near_selfjoin_verified()), without (a version 1 dataset) the phash within rel->radius
+ * alone (es_near_selfjoin()). batch_seq maps batch names to their sequence numbers (a batch it
+ * does not know sorts last). *n_clusters receives the number of representatives. Uses up to
+ * `threads` threads; the result is the same for any number. */
+int es__clusters_derive(es_manifest *m, const es_near_rel *rel, const es_near_sig *sigs,
+                        const es_strmap *batch_seq, int threads, size_t *n_clusters,
+                        es_error *err);
 
 #endif

@@ -59,7 +59,12 @@ typedef struct es_collect_summary {
   size_t quarantined;       /* inputs with a quarantine line */
   size_t quarantine_by_code[ES_Q_COUNT]; /* quarantine lines by code, sidecars included */
   size_t items_total, clusters_total;
+  size_t signatures_computed; /* items of earlier runs whose signature came from their bytes */
+  json_t *signatures_missing; /* [{"id", "reason"}]: items left without one; NULL when the
+                                 dataset has no second stage. es_collect_summary_free() */
 } es_collect_summary;
+
+void es_collect_summary_free(es_collect_summary *s);
 
 /* Ingests the given paths (files or directories, walked recursively; raw bytes, any but NUL)
  * into the open, locked store. ES_OK when every input was accounted for (quarantined inputs
@@ -70,5 +75,22 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
 
 /* The summary as a JSON object (the --json output and the ledger record); NULL on no memory. */
 json_t *es_collect_summary_json(const es_collect_summary *s);
+
+/* edgeset-collect --recluster: recomputes every item's signature from its bytes (its object;
+ * with --store ref its first path) and every cluster under the dataset's relation, in one
+ * commit (manifest, signatures.bin, ledger record "recluster"). A version 1 dataset is first
+ * upgraded (edgeset.json: the current version with the default relation, radius `near` when
+ * near_given). Items keep their split and group. The lock must be held. */
+typedef struct es_recluster_summary {
+  unsigned version_before, near_before, near; /* format version and radius, before and after */
+  size_t items, clusters_before, clusters, moved; /* moved: items whose cluster changed */
+  size_t signatures; /* computed */
+  json_t *signatures_missing; /* [{"id", "reason"}] */
+} es_recluster_summary;
+
+int es_collect_recluster(es_store *st, unsigned near, int near_given, int jobs,
+                         es_recluster_summary *sum, es_error *err);
+json_t *es_recluster_summary_json(const es_recluster_summary *s);
+void es_recluster_summary_free(es_recluster_summary *s);
 
 #endif

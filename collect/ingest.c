@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "collect/cluster_internal.h"
+#include "formats/signatures.h"
 #include "formats/dataset.h"
 #include "formats/features.h"
 #include "collect/inputs_internal.h"
@@ -54,6 +55,7 @@ typedef struct rec {
   uint64_t bytes;
   uint64_t phash;
   es_stats stats;
+  es_near_sig sig;
   char pixels[ES_ID_HEX + 1];
   char *object; /* stored object, relative to the dataset root */
   size_t slot;  /* its place in the run's object batch, SIZE_MAX when not staged */
@@ -76,6 +78,8 @@ typedef struct run {
   rec *recs;
   es_decode_opts dopts;
   es_dataset *tx; /* objects staged in parallel, quarantine lines, the commit */
+  es_sigs sigs;   /* signatures.bin, plus the new items' signatures */
+  json_t *nosig;  /* items whose signature could not be computed: {"id", "reason"} */
 } run;
 
 static void set_quarantine(rec *r, int code, const char *fmt, ...)
@@ -338,7 +342,7 @@ static int decode_input(rec *r, const run *R, const uint8_t *buf, size_t len,
   r->bytes = len;
   rc = es_image_hash_hex(&img, r->pixels, &derr);
   if (rc == ES_OK)
-    rc = es_image_features(&img, &r->phash, &r->stats, NULL, &derr);
+    rc = es_image_features(&img, &r->phash, &r->stats, &r->sig, &derr);
   es_image_free(&img);
   if (rc) {
     set_quarantine(r, ES_Q_TOO_LARGE, "%s", derr.msg[0] ? derr.msg : es_code_name(rc));
@@ -453,7 +457,11 @@ static int new_item(run *R, const rec *f, const rec *r, es_error *err)
   it.phash = f->phash;
   it.stats = f->stats;
   it.extra = json_object();
-  int rc = ES_OK;
+  int rc = es_sigs_put(&R->sigs, f->id, &f->sig, err);
+  if (rc) {
+    es_item_free(&it);
+    return rc;
+  }
   if (!it.extra || json_object_set_new(it.extra, "pixels", json_string(f->pixels))) {
     es_item_free(&it);
     return es_error_set(err, ES_ENOMEM, "out of memory");
@@ -561,7 +569,7 @@ static json_t *summary_json(const es_collect_summary *s)
   json_t *q = json_object();
   for (int c = 0; c < ES_Q_COUNT; c++)
     json_object_set_new(q, es_quarantine_codes[c], json_integer((json_int_t)s->quarantine_by_code[c]));
-  return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "batch",
+  json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "batch",
                    s->batch, "inputs", (json_int_t)s->inputs, "sidecars", (json_int_t)s->sidecars,
                    "sidecars_rejected", (json_int_t)s->sidecars_rejected,
                    "new_items", (json_int_t)s->new_items, "exact_duplicates",
@@ -571,6 +579,19 @@ static json_t *summary_json(const es_collect_summary *s)
                    (json_int_t)s->near_duplicates, "quarantined", (json_int_t)s->quarantined,
                    "quarantine", q, "items", (json_int_t)s->items_total, "clusters",
                    (json_int_t)s->clusters_total);
+  if (j && s->signatures_missing &&
+      (json_object_set_new(j, "signatures_computed", json_integer((json_int_t)s->signatures_computed)) ||
+       json_object_set(j, "signatures_missing", s->signatures_missing))) {
+    json_decref(j);
+    return NULL;
+  }
+  return j;
+}
+
+void es_collect_summary_free(es_collect_summary *s)
+{
+  json_decref(s->signatures_missing);
+  s->signatures_missing = NULL;
 }
 
 json_t *es_collect_summary_json(const es_collect_summary *s)
@@ -585,6 +606,7 @@ static int commit(run *R, const es_collect_summary *sum, es_error *err)
 {
   int rc = ES_OK;
   es_dataset_set_manifest(R->tx, &R->m, NULL);
+  es_dataset_set_signatures(R->tx, &R->sigs);
   if (!R->batch_known) {
     size_t seq = 0;
     es_strmap_get(&R->batch_seq, R->o->batch, &seq);
@@ -617,6 +639,47 @@ static void free_run(run *R)
   es_strmap_free(&R->batch_seq);
   es_strmap_free(&R->done);
   es_strmap_free(&R->claims);
+  es_sigs_free(&R->sigs);
+  json_decref(R->nosig);
+}
+
+static void no_signature(void *ctx, const char *id, const char *why)
+{
+  run *R = ctx;
+  if (R->nosig)
+    json_array_append_new(R->nosig, json_pack("{s:s, s:s}", "id", id, "reason", why));
+}
+
+/* Every item's cluster under the dataset's relation (cluster_internal.h). With the second stage,
+ * items of earlier runs whose signature signatures.bin lacks get it from their bytes. */
+static int derive_clusters(run *R, size_t *n_clusters, size_t *computed, es_error *err)
+{
+  es_near_rel rel;
+  int rc, two = es_settings_relation(&R->st->settings, &rel);
+  es_near_sig *aligned = NULL;
+  *computed = 0;
+  if (two) {
+    if (!R->nosig && !(R->nosig = json_array()))
+      return es_error_set(err, ES_ENOMEM, "out of memory");
+    rc = es_sigs_complete(R->st, &R->sigs, &R->m, R->o->jobs, no_signature, R, computed, NULL,
+                          err);
+    aligned = rc ? NULL : malloc((R->m.n ? R->m.n : 1) * sizeof *aligned);
+    if (!rc && !aligned)
+      rc = es_error_set(err, ES_ENOMEM, "out of memory for %zu signatures", R->m.n);
+    for (size_t i = 0; i < R->m.n && !rc; i++) {
+      const es_near_sig *g = es_sigs_find(&R->sigs, R->m.items[i].id);
+      if (g)
+        aligned[i] = *g;
+      else
+        aligned[i].side = 0;
+    }
+  } else {
+    rc = es_sigs_sort(&R->sigs, err);
+  }
+  if (!rc)
+    rc = es__clusters_derive(&R->m, &rel, aligned, &R->batch_seq, R->o->jobs, n_clusters, err);
+  free(aligned);
+  return rc;
 }
 
 int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, size_t n_paths,
@@ -637,6 +700,8 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
                                   : ES_OK;
   if (!rc)
     rc = load_dataset(&R, err);
+  if (!rc)
+    rc = es_sigs_load(st, &R.sigs, NULL, err);
   if (!rc)
     rc = es__inputs_gather(paths, n_paths, dst.st_dev, dst.st_ino, &R.in, err);
   if (rc)
@@ -700,8 +765,7 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
     rc = es_strmap_put(&created, R.m.items[i].id, 0, err);
   es_manifest_sort(&R.m);
   if (!rc)
-    rc = es__clusters_derive(&R.m, st->settings.near, &R.batch_seq, R.o->jobs,
-                             &sum->clusters_total, err);
+    rc = derive_clusters(&R, &sum->clusters_total, &sum->signatures_computed, err);
   for (size_t i = 0; i < R.m.n && !rc; i++)
     sum->near_duplicates += strcmp(R.m.items[i].cluster, R.m.items[i].id) != 0 &&
                             es_strmap_get(&created, R.m.items[i].id, NULL);
@@ -709,6 +773,7 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
   if (rc)
     goto cleanup;
   sum->items_total = R.m.n;
+  sum->signatures_missing = R.nosig ? json_incref(R.nosig) : NULL;
 
   if (!o->dry_run)
     rc = commit(&R, sum, err);
@@ -716,4 +781,85 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
 cleanup:
   free_run(&R);
   return rc;
+}
+
+/* ---- edgeset-collect --recluster ---- */
+
+int es_collect_recluster(es_store *st, unsigned near, int near_given, int jobs,
+                         es_recluster_summary *sum, es_error *err)
+{
+  run R;
+  memset(&R, 0, sizeof R);
+  memset(sum, 0, sizeof *sum);
+  es_collect_opts o = {.batch = "", .jobs = jobs, .store_mode = "copy"};
+  R.st = st;
+  R.o = &o;
+  sum->version_before = st->settings.near_score ? ES_DATASET_VERSION : 1;
+  sum->near_before = st->settings.near;
+  char(*before)[ES_ID_HEX + 1] = NULL;
+  int rc = load_dataset(&R, err);
+  if (rc)
+    goto cleanup;
+  sum->items = R.m.n;
+  before = malloc((R.m.n ? R.m.n : 1) * sizeof *before);
+  if (!before) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  for (size_t i = 0; i < R.m.n; i++) {
+    memcpy(before[i], R.m.items[i].cluster, sizeof before[i]);
+    sum->clusters_before += !strcmp(R.m.items[i].cluster, R.m.items[i].id);
+  }
+  /* the relation first: a crash after this leaves a dataset whose next run (or a second
+   * --recluster) derives the clusters under it */
+  es_settings s = st->settings;
+  if (!s.near_score || near_given) {
+    if (!s.near_score) {
+      s.near = ES_DEFAULT_NEAR;
+      s.near_score = ES_DEFAULT_NEAR_SCORE;
+      s.near_score_small = ES_DEFAULT_NEAR_SCORE_SMALL;
+    }
+    if (near_given)
+      s.near = near;
+    if ((rc = es_store_rewrite_settings(st, &s, err)))
+      goto cleanup;
+  }
+  sum->near = st->settings.near;
+  /* every signature from the bytes: none of signatures.bin is kept */
+  if ((rc = derive_clusters(&R, &sum->clusters, &sum->signatures, err)))
+    goto cleanup;
+  for (size_t i = 0; i < R.m.n; i++)
+    sum->moved += strcmp(before[i], R.m.items[i].cluster) != 0;
+  sum->signatures_missing = json_incref(R.nosig);
+  if (!(R.tx = es_dataset_begin(st, jobs, err))) {
+    rc = ES_ENOMEM;
+    goto cleanup;
+  }
+  es_dataset_set_manifest(R.tx, &R.m, NULL);
+  es_dataset_set_signatures(R.tx, &R.sigs);
+  rc = es_dataset_record(R.tx, "recluster",
+                         json_pack("{s:o}", "summary", es_recluster_summary_json(sum)), err);
+  if (!rc)
+    rc = es_dataset_commit(R.tx, err);
+cleanup:
+  free(before);
+  free_run(&R);
+  return rc;
+}
+
+json_t *es_recluster_summary_json(const es_recluster_summary *s)
+{
+  return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "version_before",
+                   (json_int_t)s->version_before, "near_before", (json_int_t)s->near_before,
+                   "near", (json_int_t)s->near, "items", (json_int_t)s->items,
+                   "clusters_before", (json_int_t)s->clusters_before, "clusters",
+                   (json_int_t)s->clusters, "moved", (json_int_t)s->moved, "signatures",
+                   (json_int_t)s->signatures, "signatures_missing",
+                   s->signatures_missing ? json_incref(s->signatures_missing) : json_array());
+}
+
+void es_recluster_summary_free(es_recluster_summary *s)
+{
+  json_decref(s->signatures_missing);
+  s->signatures_missing = NULL;
 }

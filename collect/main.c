@@ -17,6 +17,7 @@
 static const char *const prog = "edgeset-collect";
 static const char *const usage =
     "edgeset-collect -d DIR [options] PATH...\n"
+    "edgeset-collect -d DIR --recluster [--near N]\n"
     "\n"
     "Ingests device captures into the dataset DIR (created on first use). PATHs are files or\n"
     "folders (walked); '-' reads paths from standard input, one a line (NUL-separated with -0).\n"
@@ -29,8 +30,12 @@ static const char *const usage =
     "                         regex:RE (first group, else the whole match), fixed:NAME;\n"
     "                         a sidecar <image>.json {\"device\":..., \"time\":...} wins\n"
     "      --store MODE       copy (default), link (hard link when possible), ref (keep paths)\n"
-    "      --near N           near-duplicate radius in phash bits, fixed when the dataset is\n"
-    "                         created (default " XSTR(ES_DEFAULT_NEAR) ")\n"
+    "      --near N           near-duplicate candidate radius in phash bits, fixed when the\n"
+    "                         dataset is created (default " XSTR(ES_DEFAULT_NEAR) ")\n"
+    "      --recluster        recompute every item's near-duplicate signature from its bytes\n"
+    "                         and every cluster; upgrades a dataset of format version 1 to the\n"
+    "                         two-stage relation (with --near N: that radius). Splits and\n"
+    "                         groups are kept; edgeset-split --verify then reports new leaks\n"
     "      --max-pixels N     decoder limit, fixed at creation (default 100000000)\n"
     "      --strict           exit 1 when any input or sidecar was quarantined\n"
     "  -0, --null             paths on standard input are NUL-separated\n"
@@ -44,7 +49,7 @@ static const char *const usage =
     "Exit status: 0 done; 1 --strict and inputs were quarantined; 2 bad usage; 3 I/O failure.\n";
 
 enum { OPT_BATCH = 256, OPT_DEVICE, OPT_STORE, OPT_NEAR, OPT_MAXPIX, OPT_STRICT, OPT_DRY,
-       OPT_JSON, OPT_VERSION };
+       OPT_JSON, OPT_VERSION, OPT_RECLUSTER };
 
 typedef struct paths {
   char **v;
@@ -122,6 +127,48 @@ static void print_text(const es_collect_summary *s, const char *root)
   printf("dataset: %zu items in %zu clusters\n", s->items_total, s->clusters_total);
 }
 
+/* Items the relation could not get a signature for (their bytes are gone): named on stderr. */
+static void warn_missing(const json_t *missing)
+{
+  size_t i;
+  json_t *e;
+  json_array_foreach(missing, i, e)
+  {
+    fprintf(stderr, "%s: warning: item %s has no near-duplicate signature (%s); it joins no "
+            "cluster\n", prog, es_show(json_string_value(json_object_get(e, "id"))),
+            es_show(json_string_value(json_object_get(e, "reason"))));
+  }
+}
+
+static int recluster(es_store *st, const char *root, unsigned near, int near_given, int jobs,
+                     int json, int quiet)
+{
+  es_recluster_summary rs;
+  es_error err = {0};
+  int rc = es_collect_recluster(st, near, near_given, jobs, &rs, &err);
+  if (rc)
+    return es_cli_fail(prog, rc, &err);
+  warn_missing(rs.signatures_missing);
+  if (json) {
+    json_t *j = es_recluster_summary_json(&rs);
+    json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+    fputc('\n', stdout);
+    json_decref(j);
+  } else if (!quiet) {
+    if (rs.version_before < ES_DATASET_VERSION)
+      printf("%s: upgraded from format version %u (phash within %u bits) to %u (phash within %u "
+             "bits, then the signatures' correlation)\n", es_show(root), rs.version_before,
+             rs.near_before, ES_DATASET_VERSION, rs.near);
+    printf("%zu items: %zu signatures computed, %zu items without one\n", rs.items,
+           rs.signatures, json_array_size(rs.signatures_missing));
+    printf("clusters: %zu before, %zu now; %zu items changed cluster\n", rs.clusters_before,
+           rs.clusters, rs.moved);
+    printf("splits and groups are unchanged: run edgeset-split --verify for leaks\n");
+  }
+  es_recluster_summary_free(&rs);
+  return ES_EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
   static const struct option longopts[] = {
@@ -132,10 +179,11 @@ int main(int argc, char **argv)
       {"strict", no_argument, NULL, OPT_STRICT},     {"null", no_argument, NULL, '0'},
       {"dry-run", no_argument, NULL, OPT_DRY},       {"json", no_argument, NULL, OPT_JSON},
       {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
-      {"version", no_argument, NULL, OPT_VERSION},   {NULL, 0, NULL, 0}};
+      {"version", no_argument, NULL, OPT_VERSION},   {"recluster", no_argument, NULL, OPT_RECLUSTER},
+      {NULL, 0, NULL, 0}};
   const char *dataset_opt = NULL, *batch = NULL, *device_spec = NULL, *store_mode = "copy";
   int jobs = 0, strict = 0, nul = 0, dry = 0, json = 0, quiet = 0, near_given = 0;
-  int maxpix_given = 0;
+  int maxpix_given = 0, reclustering = 0;
   unsigned long long near = 0, maxpix = 0;
   es_error err = {0};
   es_device_rule rule;
@@ -175,6 +223,7 @@ int main(int argc, char **argv)
     case '0': nul = 1; break;
     case OPT_DRY: dry = 1; break;
     case OPT_JSON: json = 1; break;
+    case OPT_RECLUSTER: reclustering = 1; break;
     case 'q': quiet = 1; break;
     case 'h':
       fputs(usage, stdout);
@@ -189,7 +238,10 @@ int main(int argc, char **argv)
   const char *root = es_cli_dataset(dataset_opt);
   if (!root)
     return es_cli_usage_error(prog, usage, "no dataset: give -d DIR or set EDGESET_DATASET");
-  if (optind >= argc)
+  if (reclustering && (optind < argc || dry || batch || device_spec || maxpix_given))
+    return es_cli_usage_error(prog, usage, "--recluster takes no paths and no options but -d, "
+                              "--near, -j, --json and -q");
+  if (!reclustering && optind >= argc)
     return es_cli_usage_error(prog, usage, "no input paths given ('-' reads them from stdin)");
   if (strcmp(store_mode, "copy") && strcmp(store_mode, "link") && strcmp(store_mode, "ref"))
     return es_cli_usage_error(prog, usage, "--store '%s': expected copy, link or ref", store_mode);
@@ -222,7 +274,7 @@ int main(int argc, char **argv)
     init.near = (unsigned)near;
   if (maxpix_given)
     init.max_pixels = maxpix;
-  rc = es_store_open(&st, root, !dry, &init, &err);
+  rc = es_store_open(&st, root, !dry && !reclustering, &init, &err);
   if (rc == ES_ENOTFOUND && dry) {
     /* A dry run on a dataset that does not exist yet: decide against an empty one in memory. */
     es_cli_error(prog, "dataset '%s' does not exist yet; nothing to compare against", root);
@@ -233,10 +285,18 @@ int main(int argc, char **argv)
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
+  if (reclustering) {
+    if ((rc = es_cli_lock(prog, &st, 0, quiet, &err)))
+      status = es_cli_fail(prog, rc, &err);
+    else
+      status = es_cli_finish(prog, recluster(&st, root, (unsigned)near, near_given, jobs, json,
+                                             quiet));
+    goto cleanup;
+  }
   if (near_given && st.settings.near != near) {
     es_cli_error(prog,
                  "--near %llu: dataset '%s' was created with --near %u, and its clusters mean "
-                 "that radius",
+                 "that radius (edgeset-collect --recluster --near N changes it)",
                  near, root, st.settings.near);
     status = ES_EXIT_USAGE;
     goto cleanup;
@@ -273,6 +333,7 @@ int main(int argc, char **argv)
   es_collect_summary sum;
   rc = es_collect_run(&st, &o, p.v, p.n, &sum, &err);
   if (rc) {
+    es_collect_summary_free(&sum);
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
@@ -287,6 +348,8 @@ int main(int argc, char **argv)
   } else if (!quiet) {
     print_text(&sum, root);
   }
+  warn_missing(sum.signatures_missing);
+  es_collect_summary_free(&sum);
   status = strict && (sum.quarantined || sum.sidecars_rejected) ? ES_EXIT_FOUND : ES_EXIT_OK;
   status = es_cli_finish(prog, status);
 

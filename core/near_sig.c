@@ -193,7 +193,7 @@ static int flat(const es_near_sig *s)
 
 int es_near_sig_match(const es_near_sig *a, const es_near_sig *b, unsigned milli)
 {
-  if (milli > 1000)
+  if (milli > 1000 || !a->side || !b->side) /* side 0: no signature (near_sig.h) */
     return 0;
   window wa, wb;
   window_of(a, &wa);

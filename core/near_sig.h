@@ -16,7 +16,8 @@
 
 typedef struct es_near_sig {
   uint8_t px[ES_SIG_PIXELS]; /* luma, row-major, each the area mean of 1/32 x 1/32 of the picture */
-  uint16_t side;             /* the picture's smaller side in pixels (65535 when larger) */
+  uint16_t side;             /* the picture's smaller side in pixels (65535 when larger); 0:
+                                no signature (its bytes could not be read): related to nothing */
 } es_near_sig;
 
 /* The relation's parameters, fixed in edgeset.json when a dataset is created. Scores are in

@@ -37,6 +37,8 @@
 void es_settings_default(es_settings *s)
 {
   s->near = ES_DEFAULT_NEAR;
+  s->near_score = ES_DEFAULT_NEAR_SCORE;
+  s->near_score_small = ES_DEFAULT_NEAR_SCORE_SMALL;
   s->max_pixels = ES_DEFAULT_MAX_PIXELS;
   s->max_file_bytes = ES_DEFAULT_MAX_FILE_BYTES;
   s->jpeg_fancy_upsampling = 1;
@@ -257,10 +259,20 @@ int es__store_tmp_publish(const es_store *st, int tdfd, const char *tname, int d
 
 /* ---- settings (edgeset.json) ------------------------------------------------------------ */
 
+int es_settings_relation(const es_settings *s, es_near_rel *rel)
+{
+  rel->radius = s->near;
+  rel->score_large = s->near_score;
+  rel->score_small = s->near_score_small;
+  return s->near_score > 0;
+}
+
 static json_t *settings_to_json(const es_settings *s)
 {
-  json_t *set = json_pack("{s:I, s:I, s:I, s:b, s:s}", "near", (json_int_t)s->near,
-                          "max_pixels", (json_int_t)s->max_pixels, "max_file_bytes",
+  json_t *set = json_pack("{s:I, s:I, s:I, s:I, s:I, s:b, s:s}", "near", (json_int_t)s->near,
+                          "near_score", (json_int_t)s->near_score, "near_score_small",
+                          (json_int_t)s->near_score_small, "max_pixels",
+                          (json_int_t)s->max_pixels, "max_file_bytes",
                           (json_int_t)s->max_file_bytes, "jpeg_fancy_upsampling",
                           s->jpeg_fancy_upsampling ? 1 : 0, "jpeg_dct",
                           s->jpeg_dct_float ? "float" : "islow");
@@ -272,9 +284,13 @@ static json_t *settings_to_json(const es_settings *s)
 
 static int settings_check(const es_settings *s, es_error *err)
 {
-  if (s->near > 64)
-    return es_error_set(err, ES_EUSAGE, "near-duplicate radius %u is more than 64 bits",
+  if (s->near > 32)
+    return es_error_set(err, ES_EUSAGE, "near-duplicate radius %u is more than 32 bits",
                         s->near);
+  if (s->near_score < 1 || s->near_score > 1000 || s->near_score_small < 1 ||
+      s->near_score_small > 1000)
+    return es_error_set(err, ES_EUSAGE, "near-duplicate scores %u and %u are out of range "
+                        "(1 to 1000 thousandths)", s->near_score, s->near_score_small);
   if (s->max_pixels == 0 || s->max_pixels > INT64_MAX)
     return es_error_set(err, ES_EUSAGE, "pixel limit %" PRIu64 " is out of range",
                         s->max_pixels);
@@ -315,6 +331,9 @@ static int settings_from_json(const es_store *st, const uint8_t *buf, size_t len
                       st->root, json_integer_value(ver), ES_DATASET_VERSION);
     goto cleanup;
   }
+  const json_int_t version = json_integer_value(ver);
+  /* a version 1 dataset has no second stage (es_settings_relation()) */
+  s->near_score = s->near_score_small = 0;
   json_t *set = json_object_get(root, "settings");
   if (!json_is_object(set)) {
     es_error_set(err, ES_EFORMAT, "'%s/" SETTINGS_FILE "': 'settings' is not an object",
@@ -331,6 +350,14 @@ static int settings_from_json(const es_store *st, const uint8_t *buf, size_t len
         why = "an integer from 0 to 64";
       else
         s->near = (unsigned)json_integer_value(v);
+    } else if (version >= 2 &&
+               (strcmp(key, "near_score") == 0 || strcmp(key, "near_score_small") == 0)) {
+      if (!json_is_integer(v) || json_integer_value(v) < 1 || json_integer_value(v) > 1000)
+        why = "an integer from 1 to 1000 (thousandths)";
+      else if (strcmp(key, "near_score") == 0)
+        s->near_score = (unsigned)json_integer_value(v);
+      else
+        s->near_score_small = (unsigned)json_integer_value(v);
     } else if (strcmp(key, "max_pixels") == 0 || strcmp(key, "max_file_bytes") == 0) {
       if (!json_is_integer(v) || json_integer_value(v) <= 0)
         why = "a positive integer";
@@ -369,6 +396,17 @@ static int settings_from_json(const es_store *st, const uint8_t *buf, size_t len
                    required[i]);
       goto cleanup;
     }
+  if (version >= 2 && (!json_object_get(set, "near_score") ||
+                       !json_object_get(set, "near_score_small"))) {
+    es_error_set(err, ES_EFORMAT, "'%s/" SETTINGS_FILE "': version %" JSON_INTEGER_FORMAT
+                 " needs settings 'near_score' and 'near_score_small'", st->root, version);
+    goto cleanup;
+  }
+  if (s->near > 32 && s->near_score) {
+    es_error_set(err, ES_EFORMAT, "'%s/" SETTINGS_FILE "': setting 'near' must be at most 32 "
+                 "with a second stage", st->root);
+    goto cleanup;
+  }
   rc = ES_OK;
 cleanup:
   json_decref(root);
@@ -444,6 +482,30 @@ cleanup:
     close(tdfd);
   free(text);
   json_decref(j);
+  return rc;
+}
+
+int es_store_rewrite_settings(es_store *st, const es_settings *s, es_error *err)
+{
+  int rc = settings_check(s, err);
+  if (rc)
+    return rc;
+  json_t *j = settings_to_json(s);
+  char *text = j ? json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(j);
+  if (!text)
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  size_t n = strlen(text);
+  char *t2 = realloc(text, n + 2);
+  if (!t2) {
+    free(text);
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  }
+  memcpy(t2 + n, "\n", 2);
+  rc = es_store_replace(st, SETTINGS_FILE, t2, n + 1, err);
+  free(t2);
+  if (!rc)
+    st->settings = *s;
   return rc;
 }
 

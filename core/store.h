@@ -13,16 +13,24 @@
 
 #include "core/error.h"
 #include "core/image.h" /* ES_DEFAULT_MAX_PIXELS */
+#include "core/near_sig.h"
 
-#define ES_DATASET_VERSION 1
+/* Version 2 added the near-duplicate relation's second stage (near_score, near_score_small);
+ * version 1 datasets decide near duplicates by the phash alone until `edgeset-collect
+ * --recluster` upgrades them (docs/dataset-format.md). */
+#define ES_DATASET_VERSION 2
 
-/* Defaults written into edgeset.json when a dataset is created without explicit settings.
- * ES_DEFAULT_NEAR is the one place the near-duplicate radius default is chosen. */
-#define ES_DEFAULT_NEAR 10
+/* Defaults written into edgeset.json when a dataset is created without explicit settings: the
+ * one place the near-duplicate relation's defaults are chosen (docs/near-duplicates.md). */
+#define ES_DEFAULT_NEAR 16
+#define ES_DEFAULT_NEAR_SCORE 850
+#define ES_DEFAULT_NEAR_SCORE_SMALL 990
 #define ES_DEFAULT_MAX_FILE_BYTES (512u * 1024u * 1024u)
 
 typedef struct es_settings {
-  unsigned near;              /* near-duplicate radius in bits of the 64-bit phash */
+  unsigned near;              /* near-duplicate candidate radius in bits of the 64-bit phash */
+  unsigned near_score;        /* second stage thresholds in thousandths (core/near_sig.h); */
+  unsigned near_score_small;  /* both 0 in a version 1 dataset: the phash alone decides */
   uint64_t max_pixels;        /* decoder limit */
   uint64_t max_file_bytes;    /* larger inputs are quarantined as too large */
   int jpeg_fancy_upsampling;  /* 1 = libjpeg default */
@@ -31,6 +39,11 @@ typedef struct es_settings {
 
 /* Defaults used when a dataset is created without explicit values. */
 void es_settings_default(es_settings *s);
+
+/* The dataset's near-duplicate relation into *rel; returns 1 when it has the second stage, 0
+ * when the phash within `near` bits decides alone (a version 1 dataset). */
+int es_settings_relation(const es_settings *s, es_near_rel *rel);
+
 
 typedef struct es_store {
   char *root;     /* the dataset directory as given */
@@ -48,6 +61,10 @@ typedef struct es_store {
 int es_store_open(es_store *st, const char *root, int create, const es_settings *init,
                   es_error *err);
 void es_store_close(es_store *st);
+
+/* Rewrites edgeset.json as the current format version with settings s (atomically; the lock
+ * must be held): the upgrade of `edgeset-collect --recluster`. st->settings becomes s. */
+int es_store_rewrite_settings(es_store *st, const es_settings *s, es_error *err);
 
 /* Takes the exclusive lock, waiting for another holder (a killed holder's lock is released by
  * the kernel). With wait == 0 returns ES_EIO at once when the dataset is locked. */

@@ -23,8 +23,9 @@ echo "a cut-off upload, an empty file, a GIF preview, a text note; on day 2 cam0
 echo "drops and cam04 loses focus"
 cd "$out/captures"   # paths in the dataset (and in labels.csv) are relative to this folder
 
-# The captures are 28x28 pictures scaled up: far less detail than a photo, so a tighter
-# near-duplicate radius than the default (chosen on real photos, docs/near-duplicates.md).
+# The captures are 28x28 pictures scaled up to 84x84: the detail of a 28x28 picture, which the
+# relation's thresholds (set by pixel size, docs/near-duplicates.md) do not see, so a tighter
+# candidate radius than the default.
 for day in day1 day2; do
   step "edgeset collect --batch $day"
   "$edgeset" collect -d "$ds" --near 6 --batch "$day" --device-from dir:1 "$day"

@@ -4,6 +4,7 @@
 #include "formats/dataset.h"
 
 #include "core/hash.h"
+#include "formats/signatures.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +21,7 @@ struct es_dataset {
   json_t *quarantine;     /* array of records, appended first */
   const es_manifest *m;   /* NULL: the manifest stays as it is */
   es_index *ix;           /* replaced by the committed manifest's index */
+  const es_sigs *sigs;    /* signatures.bin rewritten for the new manifest, or NULL */
   char *labels;           /* new labels.txt, or NULL */
   size_t labels_len;
   char *batch;            /* a new batch's name, or NULL */
@@ -65,6 +67,11 @@ void es_dataset_set_manifest(es_dataset *tx, const es_manifest *m, es_index *ix)
 {
   tx->m = m;
   tx->ix = ix;
+}
+
+void es_dataset_set_signatures(es_dataset *tx, const es_sigs *sigs)
+{
+  tx->sigs = sigs;
 }
 
 int es_dataset_set_labels(es_dataset *tx, const char *bytes, size_t len, es_error *err)
@@ -178,12 +185,24 @@ int es_dataset_commit(es_dataset *tx, es_error *err)
   if ((rc = publish_and_serialize(tx, &bytes, &len, err)))
     return rc;
   if (tx->m) {
-    /* 3. labels.txt durable in its temporary */
-    es_staged_file *labels = NULL;
+    /* 3. labels.txt and signatures.bin durable in their temporaries */
+    es_staged_file *labels = NULL, *sigs = NULL;
     if (tx->labels && (rc = es_store_stage_file(st, LABELS, tx->labels, tx->labels_len, &labels,
                                                 err))) {
       free(bytes);
       return rc;
+    }
+    if (tx->sigs) {
+      size_t slen = 0;
+      uint8_t *sbytes = es_sigs_serialize(tx->sigs, tx->m, &slen, NULL, err);
+      rc = sbytes ? es_store_stage_file(st, ES_SIGS_FILE, sbytes, slen, &sigs, err)
+                  : (err ? err->code : ES_ENOMEM);
+      free(sbytes);
+      if (rc) {
+        es_store_discard_file(st, labels);
+        free(bytes);
+        return rc;
+      }
     }
     /* 4.-6. the manifest durable, the batch record, the rename (the commit point) */
     char hash[33];
@@ -193,10 +212,15 @@ int es_dataset_commit(es_dataset *tx, es_error *err)
     free(bytes);
     if (rc) {
       es_store_discard_file(st, labels);
+      es_store_discard_file(st, sigs);
       return rc;
     }
-    /* 7. labels.txt; 8. index.bin */
-    if (labels && (rc = es_store_publish_file(st, labels, err)))
+    /* 7. labels.txt, signatures.bin; 8. index.bin */
+    if (labels && (rc = es_store_publish_file(st, labels, err))) {
+      es_store_discard_file(st, sigs);
+      return rc;
+    }
+    if (sigs && (rc = es_store_publish_file(st, sigs, err)))
       return rc;
     es_index_save_committed(st, tx->m, len, hash, tx->ix);
   }

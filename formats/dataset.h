@@ -5,11 +5,13 @@
  *   1. quarantine records (quarantine.jsonl), in the order given;
  *   2. staged objects published (made durable, renamed into place, the renames made durable),
  *      while the new manifest is serialized;
- *   3. labels.txt's new bytes written to a temporary and made durable;
+ *   3. labels.txt's and signatures.bin's new bytes written to temporaries and made durable;
  *   4. manifest.jsonl's new bytes written to a temporary and made durable;
  *   5. the ledger's batch record of a new batch appended;
  *   6. manifest.jsonl renamed into place: the commit point;
- *   7. labels.txt renamed into place;
+ *   7. labels.txt and signatures.bin renamed into place (signatures.bin holds what the objects
+ *      do: a crash before its rename leaves the previous one, completed from the objects on
+ *      the next run);
  *   8. index.bin rewritten (best effort);
  *   9. the run's ledger records appended.
  *
@@ -52,6 +54,11 @@ int es_dataset_quarantine(es_dataset *tx, json_t *record, es_error *err);
  * not NULL, is replaced by the index of the committed manifest. Without a manifest the commit
  * leaves manifest.jsonl and index.bin as they are. */
 void es_dataset_set_manifest(es_dataset *tx, const es_manifest *m, es_index *ix);
+
+/* signatures.bin rewritten with the signatures in sigs of the new manifest's items (sigs must
+ * live until the commit); written only together with a manifest. */
+struct es_sigs;
+void es_dataset_set_signatures(es_dataset *tx, const struct es_sigs *sigs);
 
 /* The new labels.txt (bytes copied); written only together with a manifest. */
 int es_dataset_set_labels(es_dataset *tx, const char *bytes, size_t len, es_error *err);

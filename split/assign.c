@@ -214,15 +214,30 @@ static uint64_t bit(int s)
   return (uint64_t)1 << s;
 }
 
+typedef struct related_any {
+  const es_split_near *near;
+  const es_index *ix;
+  size_t item;
+  int found;
+} related_any;
+
+static void on_candidate(void *ctx, uint32_t ref, unsigned dist)
+{
+  (void)dist;
+  related_any *r = ctx;
+  if (!r->found && es_split_related(r->near, r->ix, r->item, ref))
+    r->found = 1;
+}
+
 /* For each item i with want[i], the mask of splits whose index (over items with the split
- * and in_index[i]) has an item within the radius. */
+ * and in_index[i]) has an item related to i. */
 static int near_contacts(run *R, const uint8_t *in_index, const uint8_t *want, uint64_t *mask,
                          es_error *err)
 {
   const es_index *ix = R->ix;
   int rc = ES_OK;
   for (size_t s = 0; s < R->nsplit && rc == ES_OK; s++) {
-    es_near_index *idx = es_near_index_new(R->o->radius, err);
+    es_near_index *idx = es_near_index_new(R->o->near.rel.radius, err);
     if (!idx)
       return err ? err->code : ES_ENOMEM;
     size_t count = 0;
@@ -234,9 +249,17 @@ static int near_contacts(run *R, const uint8_t *in_index, const uint8_t *want, u
     if (rc == ES_OK && count) {
       long long n = (long long)R->n;
 #pragma omp parallel for schedule(dynamic, 1024) num_threads(R->o->jobs > 0 ? R->o->jobs : 1)
-      for (long long i = 0; i < n; i++)
-        if (want[i] && es_near_index_nearest(idx, ix->items[i].phash, NULL, NULL, NULL))
+      for (long long i = 0; i < n; i++) {
+        if (!want[i])
+          continue;
+        related_any r = {&R->o->near, ix, (size_t)i, 0};
+        if (R->o->near.sigs)
+          es_near_index_within(idx, ix->items[i].phash, on_candidate, &r);
+        else
+          r.found = es_near_index_nearest(idx, ix->items[i].phash, NULL, NULL, NULL);
+        if (r.found)
           mask[i] |= bit((int)s);
+      }
     }
     es_near_index_free(idx);
   }
@@ -613,7 +636,7 @@ json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
       else
         tv[ntv++] = (uint32_t)i;
     }
-    if (nq && ntv && !(join = es__near_join_build(ix, tv, ntv, o->radius, err)))
+    if (nq && ntv && !(join = es__near_join_build(ix, tv, ntv, &o->near, err)))
       rc = err ? err->code : ES_ENOMEM;
     for (int round = 0; rc == ES_OK && nq && ntv; round++) {
       es__near_pair *pairs = NULL;

@@ -40,3 +40,10 @@ int es_split_commit_assign(es_store *st, es_index *ix, es_manifest *m, const jso
 {
   return commit(st, ix, m, -1, "split", json_pack("{s:O}", "summary", summary), err);
 }
+
+int es_split_commit_set_aside(es_store *st, es_index *ix, es_manifest *m, size_t n,
+                              es_error *err)
+{
+  return commit(st, ix, m, -1, "split-set-aside", json_pack("{s:I}", "items", (json_int_t)n),
+                err);
+}

@@ -15,7 +15,7 @@ static const char *const prog = "edgeset-split";
 static const char *const usage =
     "edgeset-split -d DIR [--ratios R] [--seed N] [--group-by G] [--verify]\n"
     "       edgeset-split -d DIR --verify | --list SPLIT [-0] | --export DIR --layout L\n"
-    "       edgeset-split -d DIR --release SPLIT\n"
+    "       edgeset-split -d DIR --release SPLIT | --set-aside-leaks\n"
     "\n"
     "Assigns unassigned items to train, val and held-out sets (names starting with 'test'),\n"
     "a whole group (near-duplicate cluster, device or burst) to one split, stratified by label.\n"
@@ -36,6 +36,9 @@ static const char *const usage =
     "      --one-per-cluster  export one representative per near-duplicate cluster\n"
     "      --release SPLIT    make every item of SPLIT unassigned again (held-out items are\n"
     "                         released only this way); the next run may put them anywhere\n"
+    "      --set-aside-leaks  make every train or val item that --verify links to a held-out\n"
+    "                         item (a near duplicate, or a member of its cluster) unassigned,\n"
+    "                         with a note naming that item; held-out items never move\n"
     "  -j, --jobs N           threads for near-duplicate checks (default: all cores)\n"
     "      --dry-run          decide and report, change nothing\n"
     "      --json             print the summary as JSON\n"
@@ -46,7 +49,7 @@ static const char *const usage =
     "Exit status: 0 done; 1 --verify found leaks; 2 bad usage; 3 I/O failure.\n";
 
 enum { OPT_RATIOS = 256, OPT_SEED, OPT_GROUP, OPT_VERIFY, OPT_LIST, OPT_EXPORT, OPT_LAYOUT,
-       OPT_ONE, OPT_RELEASE, OPT_DRY, OPT_JSON, OPT_VERSION };
+       OPT_ONE, OPT_RELEASE, OPT_DRY, OPT_JSON, OPT_VERSION, OPT_SET_ASIDE };
 
 static void print_summary(const json_t *s, int dry)
 {
@@ -131,6 +134,26 @@ static int run_release(es_store *st, es_index *ix, es_manifest *m, const char *r
   return rc ? es_cli_fail(prog, rc, &err) : -1;
 }
 
+/* --set-aside-leaks: returns the exit status on failure, else -1. */
+static int run_set_aside(es_store *st, es_index *ix, es_manifest *m, const es_split_opts *so,
+                         int dry, int silent, json_t *out)
+{
+  es_error err = {0};
+  size_t n = 0;
+  json_t *problems = es_split_verify(ix, &so->near, so->jobs, &err);
+  int rc = problems ? es_split_set_aside(ix, problems, &n, &err) : (err.code ? err.code : ES_ENOMEM);
+  json_decref(problems);
+  if (rc)
+    return es_cli_fail(prog, rc, &err);
+  if (!silent)
+    printf("%sset aside %zu train or val items linked to held-out items: they are unassigned, "
+           "with a note; held-out items are unchanged\n", dry ? "dry run: " : "", n);
+  json_object_set_new(out, "set_aside", json_pack("{s:I, s:b}", "items", (json_int_t)n,
+                                                  "dry_run", dry));
+  rc = dry || !n ? ES_OK : es_split_commit_set_aside(st, ix, m, n, &err);
+  return rc ? es_cli_fail(prog, rc, &err) : -1;
+}
+
 /* --export: returns the exit status on failure, else -1. */
 static int run_export(es_store *st, const es_index *ix, const char *dir, const char *layout,
                       int one, int silent, json_t *out)
@@ -167,12 +190,14 @@ int main(int argc, char **argv)
       {"export", required_argument, NULL, OPT_EXPORT}, {"layout", required_argument, NULL, OPT_LAYOUT},
       {"one-per-cluster", no_argument, NULL, OPT_ONE},
       {"release", required_argument, NULL, OPT_RELEASE},
+      {"set-aside-leaks", no_argument, NULL, OPT_SET_ASIDE},
       {"dry-run", no_argument, NULL, OPT_DRY},       {"json", no_argument, NULL, OPT_JSON},
       {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},   {NULL, 0, NULL, 0}};
   const char *dataset_opt = NULL, *list = NULL, *export_dir = NULL, *layout = NULL;
   const char *release = NULL;
   int verify = 0, nul = 0, one = 0, dry = 0, json = 0, quiet = 0, assign_opts = 0, c, rc;
+  int aside = 0;
   es_split_opts so;
   memset(&so, 0, sizeof so);
   es_error err = {0};
@@ -215,6 +240,7 @@ int main(int argc, char **argv)
     case OPT_LAYOUT: layout = optarg; break;
     case OPT_ONE: one = 1; break;
     case OPT_RELEASE: release = optarg; break;
+    case OPT_SET_ASIDE: aside = 1; break;
     case OPT_DRY: dry = 1; break;
     case OPT_JSON: json = 1; break;
     case 'q': quiet = 1; break;
@@ -233,9 +259,10 @@ int main(int argc, char **argv)
   const char *root = es_cli_dataset(dataset_opt);
   if (!root)
     return es_cli_usage_error(prog, usage, "no dataset: give -d DIR or set EDGESET_DATASET");
-  int modes = (list != NULL) + (export_dir != NULL) + (release != NULL);
+  int modes = (list != NULL) + (export_dir != NULL) + (release != NULL) + aside;
   if (modes > 1 || (modes && (verify || assign_opts)))
-    return es_cli_usage_error(prog, usage, "--list, --export and --release each run alone");
+    return es_cli_usage_error(prog, usage,
+                              "--list, --export, --release and --set-aside-leaks each run alone");
   if (export_dir && (!layout || (strcmp(layout, "folders") && strcmp(layout, "csv"))))
     return es_cli_usage_error(prog, usage, "--export needs --layout folders or --layout csv");
   if (!export_dir && (layout || one))
@@ -250,8 +277,10 @@ int main(int argc, char **argv)
   st.dirfd = st.lockfd = -1;
   es_manifest m = {0};
   es_index ix = {0};
+  es_near_sig *sigs = NULL;
+  size_t nosig = 0;
   json_t *summary = NULL, *problems = NULL, *out = json_object();
-  int changes = (assign || release) && !dry;
+  int changes = (assign || release || aside) && !dry;
 
   if ((rc = es_store_open(&st, root, 0, NULL, &err))) {
     /* a dataset that is not there is an unusable argument, not an I/O failure */
@@ -260,17 +289,22 @@ int main(int argc, char **argv)
       status = ES_EXIT_USAGE;
     goto cleanup;
   }
-  so.radius = st.settings.near;
   if (changes && (rc = es_store_lock(&st, 1, &err))) {
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
-  if ((rc = es_index_load(&st, changes ? &m : NULL, &ix, NULL, &err))) {
+  if ((rc = es_index_load(&st, changes ? &m : NULL, &ix, NULL, &err)) ||
+      (rc = es_split_near_load(&st, &ix, &so.near, &sigs, &nosig, &err))) {
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
+  if (nosig)
+    fprintf(stderr, "%s: warning: %zu items have no near-duplicate signature and are linked to "
+            "no other item (edgeset-collect --recluster recomputes them)\n", prog, nosig);
 
   if (release && (status = run_release(&st, &ix, &m, release, dry, quiet || json, out)) >= 0)
+    goto cleanup;
+  if (aside && (status = run_set_aside(&st, &ix, &m, &so, dry, quiet || json, out)) >= 0)
     goto cleanup;
 
   if (assign) {
@@ -292,7 +326,7 @@ int main(int argc, char **argv)
 
   int found = 0;
   if (verify) {
-    problems = es_split_verify(&ix, so.radius, so.jobs, &err);
+    problems = es_split_verify(&ix, &so.near, so.jobs, &err);
     if (!problems) {
       status = es_cli_fail(prog, err.code ? err.code : ES_ENOMEM, &err);
       goto cleanup;
@@ -332,6 +366,7 @@ cleanup:
   json_decref(summary);
   json_decref(problems);
   es_index_free(&ix);
+  free(sigs);
   es_manifest_free(&m);
   es_store_close(&st);
   return status;

@@ -25,6 +25,8 @@
 
 struct es__near_join {
   unsigned radius, m;
+  const es_split_near *near;
+  const es_index *ix;
   unsigned bits[MAX_CHUNKS], shift[MAX_CHUNKS];
   int rad[MAX_CHUNKS];
   uint32_t *start[MAX_CHUNKS]; /* 2^bits + 1 offsets */
@@ -51,8 +53,9 @@ void es__near_join_free(es__near_join *j)
 }
 
 es__near_join *es__near_join_build(const es_index *ix, const uint32_t *items, size_t n,
-                                   unsigned radius, es_error *err)
+                                   const es_split_near *near, es_error *err)
 {
+  unsigned radius = near->rel.radius;
   if (radius > 32) {
     es_error_set(err, ES_EUSAGE, "near-duplicate radius %u is out of range (0..32)", radius);
     return NULL;
@@ -63,6 +66,8 @@ es__near_join *es__near_join_build(const es_index *ix, const uint32_t *items, si
     return NULL;
   }
   j->radius = radius;
+  j->near = near;
+  j->ix = ix;
   j->n = n;
   /* chunks: the fewest expected operations per query; a probe (a table lookup and the start of
    * a scan) is counted as 4 candidate checks, since the scan is sequential */
@@ -164,7 +169,8 @@ static inline __attribute__((always_inline)) void scan_body(const es__near_join 
     return;
   for (uint32_t k = lo; k < hi; k++) {
     unsigned d = (unsigned)__builtin_popcountll(hs[k] ^ h);
-    if (d <= j->radius && !found_earlier(j, c, h, hs[k]))
+    if (d <= j->radius && !found_earlier(j, c, h, hs[k]) &&
+        (!j->near->sigs || es_split_related(j->near, j->ix, q, j->ref[c][k])))
       push(b, q, j->ref[c][k], d);
   }
 }

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/near_sig.h"
 #include "core/store.h"
 #include "formats/index.h"
 #include "formats/manifest.h"
@@ -43,11 +44,28 @@ typedef struct es_group_by {
 /* "cluster", "device" or "burst:SECONDS" (1 to 10^9). */
 int es_group_by_parse(const char *s, es_group_by *g, es_error *err);
 
+/* The dataset's near-duplicate relation as split applies it: the phash within rel.radius and,
+ * when sigs is not NULL (one per index item; side 0 for an item without one, related to
+ * nothing), the signatures' correlation (core/near_sig.h). A version 1 dataset has no sigs. */
+typedef struct es_split_near {
+  es_near_rel rel;
+  const es_near_sig *sigs;
+} es_split_near;
+
+/* The relation of the dataset st whose index is ix: *owned (caller frees) holds the signatures
+ * near->sigs points to (signatures.bin; NULL for a version 1 dataset), *missing counts the items
+ * of ix without one. */
+int es_split_near_load(const es_store *st, const es_index *ix, es_split_near *near,
+                       es_near_sig **owned, size_t *missing, es_error *err);
+
+/* Are items a and b of the index related under near? */
+int es_split_related(const es_split_near *near, const es_index *ix, size_t a, size_t b);
+
 typedef struct es_split_opts {
   es_split_ratios ratios;
   uint64_t seed;
   es_group_by group_by;
-  unsigned radius; /* the dataset's near-duplicate radius */
+  es_split_near near; /* the dataset's near-duplicate relation */
   int jobs;
 } es_split_opts;
 
@@ -75,10 +93,19 @@ int es_split_commit_assign(es_store *st, es_index *ix, es_manifest *m, const jso
 
 /* Leak check. Returns a JSON array (new reference) of problems, each an object with "kind":
  * "group-spans-splits" / "cluster-spans-splits" (key, and every member with its split),
- * "near-held-out" (a train or val item within `radius` of a held-out item), or
+ * "near-held-out" (a train or val item related to a held-out item under near), or
  * "augmented-outside-source" (an item with derived_from whose split differs from its
  * source's). Empty when clean. NULL with err on failure. */
-json_t *es_split_verify(const es_index *ix, unsigned radius, int jobs, es_error *err);
+json_t *es_split_verify(const es_index *ix, const es_split_near *near, int jobs, es_error *err);
+
+/* edgeset-split --set-aside-leaks: every train or val item that es_split_verify()'s problems
+ * link to a held-out item (a "near-held-out" item, the train and val members of a
+ * "cluster-spans-splits" cluster with a held-out member) gets split null and a split_note
+ * naming the held-out item; a held-out item never moves. *n counts them. Commit with
+ * es_split_commit_set_aside(). */
+int es_split_set_aside(es_index *ix, const json_t *problems, size_t *n, es_error *err);
+int es_split_commit_set_aside(es_store *st, es_index *ix, es_manifest *m, size_t n,
+                              es_error *err);
 
 /* The object path of item i relative to the dataset root ("objects/ab/<id>.<ext>"). */
 void es_split_object_path(const es_index *ix, size_t i, char out[64]);

@@ -7,6 +7,7 @@
 
 #include "core/error.h"
 #include "formats/index.h"
+#include "split/split.h"
 
 /* A query item and a build item within the radius of it. */
 typedef struct es__near_pair {
@@ -20,10 +21,10 @@ typedef struct es__near_pair {
 typedef struct es__near_join es__near_join;
 
 es__near_join *es__near_join_build(const es_index *ix, const uint32_t *items, size_t n,
-                                   unsigned radius, es_error *err);
+                                   const es_split_near *near, es_error *err);
 void es__near_join_free(es__near_join *j);
 
-/* Every build item within the radius of each query item's phash, on `jobs` threads; *pairs
+/* Every build item related (es_split_related()) to each query item, on `jobs` threads; *pairs
  * sorted by (q, ref) so the result does not depend on the threads. Caller frees *pairs. */
 int es__near_join_pairs(const es__near_join *j, const es_index *ix, const uint32_t *queries,
                         size_t nq, int jobs, es__near_pair **pairs, size_t *npairs,

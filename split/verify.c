@@ -73,7 +73,7 @@ static int spans(const es_index *ix, json_t *out, const char *kind, const char *
   return ES_OK;
 }
 
-json_t *es_split_verify(const es_index *ix, unsigned radius, int jobs, es_error *err)
+json_t *es_split_verify(const es_index *ix, const es_split_near *near, int jobs, es_error *err)
 {
   size_t n = ix->n;
   json_t *out = json_array();
@@ -123,7 +123,7 @@ json_t *es_split_verify(const es_index *ix, unsigned radius, int jobs, es_error 
   es__near_pair *pairs = NULL;
   size_t np = 0;
   if (nq && ntv) {
-    es__near_join *join = es__near_join_build(ix, tv, ntv, radius, err);
+    es__near_join *join = es__near_join_build(ix, tv, ntv, near, err);
     if (!join)
       rc = err ? err->code : ES_ENOMEM;
     else

@@ -124,9 +124,11 @@ Test(store, create_writes_settings_and_layout)
   char *text = read_text(root, "edgeset.json");
   cr_assert_str_eq(text, "{\n"
                          "  \"format\": \"edgeset-dataset\",\n"
-                         "  \"version\": 1,\n"
+                         "  \"version\": 2,\n"
                          "  \"settings\": {\n"
                          "    \"near\": 7,\n"
+                         "    \"near_score\": 850,\n"
+                         "    \"near_score_small\": 990,\n"
                          "    \"max_pixels\": 100000000,\n"
                          "    \"max_file_bytes\": 536870912,\n"
                          "    \"jpeg_fancy_upsampling\": false,\n"
@@ -187,17 +189,59 @@ Test(store, refuses_directories_that_are_not_datasets)
   rm_tree(tmp);
 }
 
+Test(store, version_1_has_no_second_stage_until_rewritten)
+{
+  char *tmp = tu_tmpdir();
+  write_text(tmp, "edgeset.json",
+             "{\"format\":\"edgeset-dataset\",\"version\":1,\"settings\":{\"near\":10,"
+             "\"max_pixels\":1000,\"max_file_bytes\":1000,\"jpeg_fancy_upsampling\":true,"
+             "\"jpeg_dct\":\"islow\"}}\n");
+  es_store st;
+  es_error err = {0};
+  cr_assert_eq(es_store_open(&st, tmp, 0, NULL, &err), ES_OK, "%s", err.msg);
+  es_near_rel rel;
+  cr_assert_eq(es_settings_relation(&st.settings, &rel), 0, "a version 1 dataset: phash alone");
+  cr_assert_eq(rel.radius, 10);
+  cr_assert_eq(es_store_lock(&st, 1, &err), ES_OK);
+  es_settings s = st.settings;
+  s.near = ES_DEFAULT_NEAR;
+  s.near_score = ES_DEFAULT_NEAR_SCORE;
+  s.near_score_small = ES_DEFAULT_NEAR_SCORE_SMALL;
+  cr_assert_eq(es_store_rewrite_settings(&st, &s, &err), ES_OK, "%s", err.msg);
+  es_store_close(&st);
+  cr_assert_eq(es_store_open(&st, tmp, 0, NULL, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(es_settings_relation(&st.settings, &rel), 1);
+  cr_assert_eq(rel.radius, ES_DEFAULT_NEAR);
+  cr_assert_eq(rel.score_large, ES_DEFAULT_NEAR_SCORE);
+  cr_assert_eq(st.settings.max_pixels, 1000, "the other settings are kept");
+  es_store_close(&st);
+  /* version 2 needs both scores; version 1 knows none */
+  write_text(tmp, "edgeset.json",
+             "{\"format\":\"edgeset-dataset\",\"version\":2,\"settings\":{\"near\":16,"
+             "\"near_score\":850,\"max_pixels\":1000,\"max_file_bytes\":1000,"
+             "\"jpeg_fancy_upsampling\":true,\"jpeg_dct\":\"islow\"}}\n");
+  cr_assert_eq(es_store_open(&st, tmp, 0, NULL, &err), ES_EFORMAT);
+  cr_assert(strstr(err.msg, "near_score_small"), "%s", err.msg);
+  write_text(tmp, "edgeset.json",
+             "{\"format\":\"edgeset-dataset\",\"version\":1,\"settings\":{\"near\":16,"
+             "\"near_score\":850,\"max_pixels\":1000,\"max_file_bytes\":1000,"
+             "\"jpeg_fancy_upsampling\":true,\"jpeg_dct\":\"islow\"}}\n");
+  cr_assert_eq(es_store_open(&st, tmp, 0, NULL, &err), ES_EFORMAT);
+  cr_assert(strstr(err.msg, "unknown setting 'near_score'"), "%s", err.msg);
+  rm_tree(tmp);
+}
+
 Test(store, refuses_newer_version)
 {
   char *tmp = tu_tmpdir();
   write_text(tmp, "edgeset.json",
-             "{\"format\":\"edgeset-dataset\",\"version\":2,\"settings\":{\"near\":3}}\n");
+             "{\"format\":\"edgeset-dataset\",\"version\":3,\"settings\":{\"near\":3}}\n");
   es_store st;
   es_error err = {0};
   cr_assert_eq(es_store_open(&st, tmp, 1, NULL, &err), ES_EVERSION);
   char want[4200];
   snprintf(want, sizeof want,
-           "dataset '%s' has format version 2; this edgeset reads version 1: upgrade edgeset",
+           "dataset '%s' has format version 3; this edgeset reads version 2: upgrade edgeset",
            tmp);
   cr_assert_str_eq(err.msg, want);
   rm_tree(tmp);

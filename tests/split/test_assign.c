@@ -10,6 +10,9 @@
 #include "split/split.h"
 #include "split/split_internal.h"
 
+/* synthetic phashes without signatures: the relation of a version 1 dataset at radius 10 */
+static const es_split_near PHASH10 = {{10, 0, 0}, NULL};
+
 static es_split_opts opts(const char *ratios, uint64_t seed, int jobs)
 {
   es_split_opts o;
@@ -17,7 +20,7 @@ static es_split_opts opts(const char *ratios, uint64_t seed, int jobs)
   memset(&o, 0, sizeof o);
   cr_assert_eq(es_split_ratios_parse(ratios, &o.ratios, &err), ES_OK, "%s", err.msg);
   o.seed = seed;
-  o.radius = 10;
+  o.near = PHASH10;
   o.jobs = jobs;
   o.group_by.kind = ES_GROUP_CLUSTER;
   return o;
@@ -120,7 +123,7 @@ Test(split_assign, clusters_stay_whole_and_verify_clean)
     cr_assert_eq(ix.items[i].group, ix.items[ix.items[i].cluster].group);
   }
   es_error err = {0};
-  json_t *p = es_split_verify(&ix, 10, 2, &err);
+  json_t *p = es_split_verify(&ix, &PHASH10, 2, &err);
   cr_assert_eq(json_array_size(p), 0, "%s", json_dumps(p, 0));
   json_decref(p);
   es_index_free(&ix);
@@ -234,7 +237,7 @@ Test(split_assign, stable_when_new_batches_arrive)
     long i = mk_find(&ix, 1000 + (unsigned)h);
     cr_assert_str_eq(split_of(&ix, (size_t)i), "test", "a near twin of a test item left test");
   }
-  json_t *p = es_split_verify(&ix, 10, 1, &err);
+  json_t *p = es_split_verify(&ix, &PHASH10, 1, &err);
   cr_assert_eq(json_array_size(p), 0);
   json_decref(p);
   free(before);
@@ -343,7 +346,7 @@ Test(split_assign, near_pairs_across_new_clusters_do_not_leak)
   cr_assert_gt(json_integer_value(json_object_get(s, "moved_for_leaks")), 0);
   json_decref(s);
   es_error err = {0};
-  json_t *p = es_split_verify(&ix, 10, 2, &err);
+  json_t *p = es_split_verify(&ix, &PHASH10, 2, &err);
   cr_assert_eq(json_array_size(p), 0, "%s", json_dumps(p, 0));
   json_decref(p);
   es_index_free(&ix);
@@ -426,7 +429,7 @@ Test(near_join, pairs_match_brute_force)
   }
   es_error err = {0};
   for (unsigned r = 0; r <= 16; r += 4) {
-    es__near_join *j = es__near_join_build(&ix, build, nb, r, &err);
+    es__near_join *j = es__near_join_build(&ix, build, nb, &(es_split_near){{r, 0, 0}, NULL}, &err);
     cr_assert_not_null(j);
     es__near_pair *p = NULL;
     size_t np = 0;

@@ -31,7 +31,7 @@ static void join_all(void *out, void *ctx)
   size_t at = 0;
   es_error err = {0};
   for (unsigned r = 0, k = 0; r <= 16; r += 4, k++) {
-    es__near_join *j = es__near_join_build(&x->ix, x->build, x->nb, r, &err);
+    es__near_join *j = es__near_join_build(&x->ix, x->build, x->nb, &(es_split_near){{r, 0, 0}, NULL}, &err);
     cr_assert_not_null(j, "%s", err.msg);
     es__near_pair *p = NULL;
     size_t np = 0;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "dsutil.h"
+#include "formats/signatures.h"
 #include "testutil.h"
 
 /* Writes n pictures in root/<dir>/<class>/ (two classes alternating) with seeds from seed0. */
@@ -190,6 +191,37 @@ static json_t *first_in(json_t *items, const char *split, size_t skip)
   return NULL;
 }
 
+/* The item whose signature copy_signature() gives the signature of another. */
+static char sig_to[33], sig_from[33];
+
+/* Gives item sig_to the signature of item sig_from in DS/signatures.bin, as a near duplicate
+ * would have (the relation compares phashes, then signatures). */
+static void copy_signature(const char *ds)
+{
+  es_store st;
+  es_error err = {0};
+  es_sigs s;
+  es_manifest m;
+  cr_assert_eq(es_store_open(&st, ds, 0, NULL, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(es_sigs_load(&st, &s, NULL, &err), ES_OK, "%s", err.msg);
+  cr_assert_eq(es_manifest_load(&st, &m, &err), ES_OK, "%s", err.msg);
+  const es_near_sig *g = es_sigs_find(&s, sig_from);
+  cr_assert(g, "no signature of %s", sig_from);
+  es_near_sig copy = *g;
+  cr_assert_eq(es_sigs_put(&s, sig_to, &copy, &err), ES_OK);
+  cr_assert_eq(es_sigs_sort(&s, &err), ES_OK);
+  size_t len;
+  uint8_t *bytes = es_sigs_serialize(&s, &m, &len, NULL, &err);
+  cr_assert(bytes);
+  char *path = du_fmt("%s/" ES_SIGS_FILE, ds);
+  cr_assert_eq(tu_write(path, bytes, len), 0);
+  free(path);
+  free(bytes);
+  es_sigs_free(&s);
+  es_manifest_free(&m);
+  es_store_close(&st);
+}
+
 static void make_leaks(json_t *items)
 {
   json_t *t0 = first_in(items, "test", 0), *t1 = first_in(items, "test", 1);
@@ -199,8 +231,10 @@ static void make_leaks(json_t *items)
   json_object_set(r0, "cluster", json_object_get(t0, "cluster"));
   /* a group across splits */
   json_object_set(r1, "group", json_object_get(t1, "group"));
-  /* a train item with a held-out item's phash (its own cluster) */
+  /* a train item with a held-out item's phash and signature (its own cluster) */
   json_object_set(r2, "phash", json_object_get(t1, "phash"));
+  snprintf(sig_to, sizeof sig_to, "%s", json_string_value(json_object_get(r2, "id")));
+  snprintf(sig_from, sizeof sig_from, "%s", json_string_value(json_object_get(t1, "id")));
   /* an augmented item in train whose source is in test */
   json_object_set(r3, "derived_from", json_object_get(t0, "id"));
   json_object_set_new(r3, "aug", json_string("flip"));
@@ -218,6 +252,13 @@ Test(split_cli, verify_lists_every_leak)
   free(err);
   edit_manifest(ds, make_leaks);
   int rc = du_run(&out, &err, "edgeset-split", "-d", ds, "--verify", NULL);
+  cr_assert_eq(rc, 1, "%s %s", out, err);
+  cr_assert(!strstr(out, "leak: train item "), "the phash alone is no longer a near duplicate: %s",
+            out);
+  free(out);
+  free(err);
+  copy_signature(ds);
+  rc = du_run(&out, &err, "edgeset-split", "-d", ds, "--verify", NULL);
   cr_assert_eq(rc, 1, "%s %s", out, err);
   cr_assert(strstr(out, "leak: cluster "), "%s", out);
   cr_assert(strstr(out, "leak: group "), "%s", out);

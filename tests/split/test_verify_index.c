@@ -7,6 +7,9 @@
 #include "mkmanifest.h"
 #include "split/split.h"
 
+/* synthetic phashes without signatures: the relation of a version 1 dataset at radius 10 */
+static const es_split_near PHASH10 = {{10, 0, 0}, NULL};
+
 static int has_kind(const json_t *p, const char *kind, const char *key, const char *want)
 {
   for (size_t i = 0; i < json_array_size(p); i++) {
@@ -45,7 +48,7 @@ Test(split_verify, finds_each_kind_of_leak)
   cr_assert_eq(es_index_intern(&ix, "device:cam9", &gs, &err), ES_OK);
   ix.items[mk_find(&ix, 1)].group = gs; /* train */
   ix.items[mk_find(&ix, 3)].group = gs; /* test */
-  json_t *p = es_split_verify(&ix, 10, 2, &err);
+  json_t *p = es_split_verify(&ix, &PHASH10, 2, &err);
   cr_assert_not_null(p, "%s", err.msg);
   char id[33];
   mk_id(50, id);
@@ -58,7 +61,7 @@ Test(split_verify, finds_each_kind_of_leak)
   cr_assert_eq(json_array_size(p), 4, "%s", json_dumps(p, 0));
   json_decref(p);
   /* the same result with one thread */
-  p = es_split_verify(&ix, 10, 1, &err);
+  p = es_split_verify(&ix, &PHASH10, 1, &err);
   cr_assert_eq(json_array_size(p), 4);
   json_decref(p);
   es_index_free(&ix);
