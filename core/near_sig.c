@@ -87,8 +87,42 @@ typedef struct corr {
   int64_t var;
 } corr;
 
+/* The bilinear sample is separable: rows are interpolated first (vert, in 1/32 steps), then
+ * columns (1/1024 steps), then rounded to 1/32 luma: the same integer as interpolating columns
+ * first, with loops over contiguous rows that the compiler vectorises. */
+/* A warp without scaling samples b at whole pixels, shifted by (tx, ty) (|t| <= 2 < MARGIN: no
+ * clamping): each value is 32 b exactly, as correlate() computes it, without the
+ * interpolation. */
+static corr correlate_shift(const window *w, const es_near_sig *b, int tx, int ty)
+{
+  int64_t sb = 0, sbb = 0, sab = 0;
+  for (int y = 0; y < WIN; y++) {
+    const uint8_t *r = b->px + (y + MARGIN + ty) * ES_SIG_SIDE + MARGIN + tx;
+    const int32_t *av = w->v + y * WIN;
+    int32_t rs = 0, rss = 0, ras = 0; /* a row: 24 * 255^2 fits */
+    for (int x = 0; x < WIN; x++) {
+      int32_t v = r[x];
+      rs += v;
+      rss += v * v;
+      ras += av[x] * v;
+    }
+    sb += rs;
+    sbb += rss;
+    sab += ras;
+  }
+  sb *= 32;
+  sbb *= 1024;
+  sab *= 32;
+  corr c;
+  c.num = (i128)NWIN * sab - (i128)w->sum * sb;
+  c.var = (int64_t)NWIN * sbb - sb * sb;
+  return c;
+}
+
 static corr correlate(const window *w, const es_near_sig *b, int kx, int ky, int tx, int ty)
 {
+  if (kx == 16 && ky == 16)
+    return correlate_shift(w, b, tx, ty);
   int xa[WIN], xf[WIN], ya[WIN], yf[WIN];
   taps(kx, tx, xa, xf);
   taps(ky, ty, ya, yf);
@@ -96,17 +130,23 @@ static corr correlate(const window *w, const es_near_sig *b, int kx, int ky, int
   for (int y = 0; y < WIN; y++) {
     const uint8_t *r0 = b->px + ya[y] * ES_SIG_SIDE;
     const uint8_t *r1 = ya[y] + 1 < ES_SIG_SIDE ? r0 + ES_SIG_SIDE : r0;
-    const int fy = yf[y];
+    const int32_t fy = yf[y];
+    int32_t vert[ES_SIG_SIDE + 1];
+    for (int c = 0; c < ES_SIG_SIDE; c++)
+      vert[c] = (32 - fy) * r0[c] + fy * r1[c];
+    vert[ES_SIG_SIDE] = vert[ES_SIG_SIDE - 1]; /* the clamped right neighbour of the last column */
     const int32_t *av = w->v + y * WIN;
+    int32_t rs = 0;
+    int64_t rss = 0, ras = 0;
     for (int x = 0; x < WIN; x++) {
-      int x0 = xa[x], x1 = x0 + 1 < ES_SIG_SIDE ? x0 + 1 : x0, fx = xf[x];
-      int32_t top = (32 - fx) * r0[x0] + fx * r0[x1];
-      int32_t bot = (32 - fx) * r1[x0] + fx * r1[x1];
-      int32_t v = ((32 - fy) * top + fy * bot + 16) >> 5; /* 1/32 luma steps */
-      sb += v;
-      sbb += (int64_t)v * v;
-      sab += (int64_t)av[x] * v;
+      int32_t v = ((32 - xf[x]) * vert[xa[x]] + xf[x] * vert[xa[x] + 1] + 16) >> 5;
+      rs += v;
+      rss += (int64_t)v * v;
+      ras += (int64_t)av[x] * v;
     }
+    sb += rs;
+    sbb += rss;
+    sab += ras;
   }
   corr c;
   c.num = (i128)NWIN * sab - (i128)w->sum * sb;
@@ -142,13 +182,18 @@ static double corr_value(const corr *c, int64_t va)
   return (double)c->num / __builtin_sqrt((double)va * (double)c->var);
 }
 
-/* The greedy ascent of one direction from warp p (kx, ky, tx, ty) whose correlation is cur:
+/* The greedy ascent of one direction from the identity warp, whose correlation is cur:
  * returns 1 as soon as a warp reaches milli (milli > 1000: never, so the whole ascent runs);
  * *best (when not NULL) is the best correlation seen. */
 static int ascend(const window *w, const es_near_sig *b, corr cur, unsigned milli, double *best)
 {
   int p[4] = {16, 16, 0, 0};
   static const int lo[4] = {15, 15, -2, -2}, hi[4] = {17, 17, 2, 2};
+  /* warps already evaluated: none of them beats the current one (each step moves to the best
+   * neighbour), so they are skipped without changing the path */
+  uint8_t seen[3][3][5][5];
+  memset(seen, 0, sizeof seen);
+  seen[1][1][2][2] = 1;
   for (;;) {
     int bi = -1, bd = 0;
     corr bc = cur;
@@ -158,6 +203,10 @@ static int ascend(const window *w, const es_near_sig *b, corr cur, unsigned mill
           continue;
         int q[4] = {p[0], p[1], p[2], p[3]};
         q[i] += d;
+        uint8_t *mark = &seen[q[0] - 15][q[1] - 15][q[2] + 2][q[3] + 2];
+        if (*mark)
+          continue;
+        *mark = 1;
         corr c = correlate(w, b, q[0], q[1], q[2], q[3]);
         if (milli <= 1000 && reaches(&c, w->var, milli))
           return 1;
@@ -202,7 +251,7 @@ int es_near_sig_match(const es_near_sig *a, const es_near_sig *b, unsigned milli
    * wall) are the same empty scene when the whole pictures are flat, and apart otherwise. */
   if (wa.var == 0 || wb.var == 0)
     return wa.var == 0 && wb.var == 0 && flat(a) && flat(b);
-  corr ca = correlate(&wa, b, 16, 16, 0, 0), cb = correlate(&wb, a, 16, 16, 0, 0);
+  corr ca = correlate_shift(&wa, b, 0, 0), cb = correlate_shift(&wb, a, 0, 0);
   if (reaches(&ca, wa.var, milli) || reaches(&cb, wb.var, milli))
     return 1;
   unsigned slack = milli < 1000 ? SLACK * (1000 - milli) : 0;
@@ -219,8 +268,8 @@ double es_near_sig_score(const es_near_sig *a, const es_near_sig *b)
   if (wa.var == 0 || wb.var == 0)
     return wa.var == 0 && wb.var == 0 && flat(a) && flat(b) ? 1.0 : 0.0;
   double x = 0, y = 0;
-  ascend(&wa, b, correlate(&wa, b, 16, 16, 0, 0), 1001, &x);
-  ascend(&wb, a, correlate(&wb, a, 16, 16, 0, 0), 1001, &y);
+  ascend(&wa, b, correlate_shift(&wa, b, 0, 0), 1001, &x);
+  ascend(&wb, a, correlate_shift(&wb, a, 0, 0), 1001, &y);
   return x > y ? x : y;
 }
 

@@ -293,8 +293,10 @@ int main(int argc, char **argv)
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
+  /* the relation (signatures.bin) only for what compares items */
   if ((rc = es_index_load(&st, changes ? &m : NULL, &ix, NULL, &err)) ||
-      (rc = es_split_near_load(&st, &ix, &so.near, &sigs, &nosig, &err))) {
+      ((assign || verify || aside) &&
+       (rc = es_split_near_load(&st, &ix, &so.near, &sigs, &nosig, &err)))) {
     status = es_cli_fail(prog, rc, &err);
     goto cleanup;
   }
