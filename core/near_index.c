@@ -108,7 +108,8 @@ static inline uint32_t chunk_of(const es_near_index *idx, unsigned c, uint64_t h
   return (uint32_t)((h >> idx->shift[c]) & (((uint64_t)1 << idx->bits[c]) - 1));
 }
 
-double es_near_ball_volume(unsigned b, int r)
+/* Number of values within Hamming distance r of a b-bit value, as a double (it can be large). */
+static double ball_volume(unsigned b, int r)
 {
   double v = 0, term = 1;
   for (int k = 0; k <= r && k <= (int)b; k++) {
@@ -118,7 +119,11 @@ double es_near_ball_volume(unsigned b, int r)
   return v;
 }
 
-void es_near_layout(unsigned m, unsigned radius, unsigned bits[], int rad[], unsigned shift[])
+/* m chunks of the 64 bits whose widths differ by at most one bit, and the r + 1 units of
+ * radius budget given one by one to chunks in order, wider chunks first (rad[c] = -1: chunk c
+ * is not probed). By the pigeonhole principle two hashes within r bits agree within rad[c] bits
+ * on some chunk c. */
+static void near_layout(unsigned m, unsigned radius, unsigned bits[], int rad[], unsigned shift[])
 {
   unsigned pos = 0;
   for (unsigned c = 0; c < m; c++) {
@@ -136,12 +141,12 @@ static unsigned plan_chunks(unsigned radius, size_t n)
   for (unsigned m = MIN_CHUNKS; m <= MAX_CHUNKS; m++) {
     unsigned bits[MAX_CHUNKS], shift[MAX_CHUNKS];
     int rad[MAX_CHUNKS];
-    es_near_layout(m, radius, bits, rad, shift);
+    near_layout(m, radius, bits, rad, shift);
     double cost = 0;
     for (unsigned c = 0; c < m; c++) {
       if (rad[c] < 0)
         continue;
-      double probes = es_near_ball_volume(bits[c], rad[c]);
+      double probes = ball_volume(bits[c], rad[c]);
       cost += probes * (25.0 + (double)n / (double)((uint64_t)1 << bits[c]));
     }
     if (best < 0 || cost < best) {
@@ -170,7 +175,7 @@ es_near_index *es_near_index_new(unsigned radius, es_error *err)
   spread_init(idx);
   idx->planned_for = 1024;
   idx->m = plan_chunks(radius, idx->planned_for);
-  es_near_layout(idx->m, radius, idx->bits, idx->rad, idx->shift);
+  near_layout(idx->m, radius, idx->bits, idx->rad, idx->shift);
   return idx;
 }
 
@@ -276,7 +281,7 @@ static void replan(es_near_index *idx)
   es_near_index old = *idx;
   memset(idx->dir, 0, sizeof idx->dir);
   idx->m = m;
-  es_near_layout(m, idx->radius, idx->bits, idx->rad, idx->shift);
+  near_layout(m, idx->radius, idx->bits, idx->rad, idx->shift);
   for (size_t i = 0; i < idx->n; i++)
     if (link_item(idx, i, NULL) != ES_OK) {
       free_buckets(idx);
@@ -447,7 +452,7 @@ static void probe(query *q, const bucket *dir, unsigned nbits, uint32_t key, uns
 }
 
 /* Radii of the searches a nearest query makes in turn, before the full radius. A search at
- * radius s over the same chunks (budget s + 1, es_near_layout()) finds every entry within s,
+ * radius s over the same chunks (budget s + 1, near_layout()) finds every entry within s,
  * so when its nearest is within s it is the answer, ties included; only queries with nothing
  * that close go on. Near duplicates are mostly a few bits apart, and the small searches probe
  * far fewer buckets (with 4 chunks of 16 bits: 4 at radius 3, 68 at 7, 428 at 10). */
@@ -478,7 +483,7 @@ int es_near_index_nearest_r(const es_near_index *idx, uint64_t h, unsigned radiu
       r = radius;
     unsigned bits[MAX_CHUNKS], shift[MAX_CHUNKS];
     int rad[MAX_CHUNKS];
-    es_near_layout(idx->m, r, bits, rad, shift);
+    near_layout(idx->m, r, bits, rad, shift);
     for (unsigned c = 0; c < idx->m; c++)
       if (rad[c] >= 0)
         probe(&q, idx->dir[c], idx->bits[c], chunk_of(idx, c, q.h), 0, rad[c]);

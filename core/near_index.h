@@ -57,13 +57,4 @@ size_t es_near_index_count(const es_near_index *idx);
 /* Bytes the index holds on the heap (its arrays and tables), for reports and benchmarks. */
 size_t es_near_index_memory(const es_near_index *idx);
 
-/* The multi-index layout, shared with split's sort-based join (split/near_join.c): m chunks of
- * the 64 bits whose widths differ by at most one bit, and the r + 1 units of radius budget given
- * one by one to chunks in order, wider chunks first (rad[c] = -1: chunk c is not probed). By
- * the pigeonhole principle two hashes within r bits agree within rad[c] bits on some chunk c. */
-void es_near_layout(unsigned m, unsigned radius, unsigned bits[], int rad[], unsigned shift[]);
-
-/* Number of values within Hamming distance r of a b-bit value, as a double (it can be large). */
-double es_near_ball_volume(unsigned b, int r);
-
 #endif
