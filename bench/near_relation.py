@@ -5,11 +5,14 @@ and on Fashion-MNIST, through our C code (built here and called through ctypes, 
 bench/near_quality.py does).
 
 usage: bench/near_relation.py SET_DIR [--half tune|held|both] [--radius 16] [--score 850]
-                              [--score-small 990] [--fmnist]
+                              [--score-small 990] [--fmnist] [--collect BIN]
   SET_DIR    a set built by `bench/near_truth.py --build SET_DIR` (built there when missing)
   --half     which half to report (default tune: the held half is for the final figures only)
   --fmnist   also cluster Fashion-MNIST's 10,000 test images (28x28) with the verified self-join
              and report the items in label-mixing clusters and the largest clusters
+  --collect BIN  also collect each half's files with BIN/edgeset-collect (the real pipeline:
+             libpng and libjpeg-turbo decoding, the dataset's default relation) into a scratch
+             dataset and score its clusters (two files in one cluster = a pair)
 
 Pictures are decoded with PIL here (collect decodes with libpng and libjpeg-turbo: the same
 pixels for PNG, within a unit for JPEG). Every pair of a half whose relation holds is written to
@@ -69,7 +72,52 @@ def half_pairs(lib, rel, set_dir, half):
     return out
 
 
-def fmnist(lib, rel):
+def collect_clusters(bin_dir, set_dir, half, tmp):
+    """The clusters edgeset-collect makes of a half, as near_truth.py's --clusters file."""
+    ds = os.path.join(tmp, f"ds-{half}")
+    t = time.time()
+    subprocess.run([os.path.join(bin_dir, "edgeset-collect"), "-d", ds, "-q", "--batch", half,
+                    os.path.join(set_dir, half)], check=True)
+    dt = time.time() - t
+    out = os.path.join(set_dir, f"clusters-{half}.tsv")
+    prefix = os.path.join(set_dir, "")
+    n = 0
+    with open(os.path.join(ds, "manifest.jsonl")) as f, open(out, "w") as fh:
+        for line in f:
+            it = json.loads(line)
+            for occ in it["seen"]:
+                fh.write(f"{occ['path'][len(prefix):]}\t{it['cluster']}\n")
+            n += 1
+    print(f"{half}: edgeset-collect made {n} items in {dt:.1f} s")
+    return out
+
+
+def fmnist_collected(bin_dir, raw, lab, tmp):
+    """Fashion-MNIST's test pictures written as PNG files and collected at the defaults."""
+    src = os.path.join(tmp, "fmnist")
+    for i, x in enumerate(raw):
+        d = os.path.join(src, str(lab[i]))
+        os.makedirs(d, exist_ok=True)
+        Image.fromarray(x).save(os.path.join(d, f"fm_{i:05d}.png"))
+    ds = os.path.join(tmp, "ds-fmnist")
+    t = time.time()
+    subprocess.run([os.path.join(bin_dir, "edgeset-collect"), "-d", ds, "-q", src], check=True)
+    dt = time.time() - t
+    clusters = {}
+    with open(os.path.join(ds, "manifest.jsonl")) as f:
+        for line in f:
+            it = json.loads(line)
+            for occ in it["seen"]:
+                clusters.setdefault(it["cluster"], []).append(os.path.basename(os.path.dirname(occ["path"])))
+    n = sum(len(v) for v in clusters.values())
+    mixed = sum(len(v) for v in clusters.values() if len(set(v)) > 1)
+    sizes = sorted((len(v) for v in clusters.values()), reverse=True)
+    print(f"fashion-mnist test collected from PNG files by edgeset-collect ({dt:.1f} s): "
+          f"{len(clusters)} clusters of {n} files, largest {sizes[:5]}, {mixed} files "
+          f"({100 * mixed / n:.2f}%) in label-mixing clusters")
+
+
+def fmnist(lib, rel, bin_dir, tmp):
     with gzip.open(f"{FMNIST}/t10k-images-idx3-ubyte.gz") as f:
         raw = np.frombuffer(f.read(), np.uint8, offset=16).reshape(-1, 28, 28)
     with gzip.open(f"{FMNIST}/t10k-labels-idx1-ubyte.gz") as f:
@@ -96,6 +144,8 @@ def fmnist(lib, rel):
           f"{mixed} items ({100 * mixed / n:.2f}%) in label-mixing clusters; "
           f"{counts.candidates} candidate pairs, {counts.verified} verified, "
           f"self-join {dt:.2f} s on 2 threads")
+    if bin_dir:
+        fmnist_collected(bin_dir, raw, lab, tmp)
 
 
 def main():
@@ -106,6 +156,7 @@ def main():
     ap.add_argument("--score", type=int, default=850)
     ap.add_argument("--score-small", type=int, default=990)
     ap.add_argument("--fmnist", action="store_true")
+    ap.add_argument("--collect", metavar="BIN")
     a = ap.parse_args()
     if not os.path.exists(os.path.join(a.set_dir, "truth.json")):
         subprocess.run([sys.executable, os.path.join(HERE, "near_truth.py"), "--build", a.set_dir],
@@ -120,11 +171,14 @@ def main():
               f"({a.score_small / 1000:.3f} for pictures of 32 px or less)")
         for half in (["tune", "held"] if a.half == "both" else [a.half]):
             pairs = half_pairs(lib, rel, a.set_dir, half)
+            extra = (["--clusters", collect_clusters(a.collect, a.set_dir, half, tmp)]
+                     if a.collect else [])
             subprocess.run([sys.executable, os.path.join(HERE, "near_truth.py"), "--eval",
                             a.set_dir, "--pairs", pairs, "--half", half,
-                            "--json", os.path.join(a.set_dir, f"eval-{half}.json")], check=True)
+                            "--json", os.path.join(a.set_dir, f"eval-{half}.json")] + extra,
+                           check=True)
         if a.fmnist:
-            fmnist(lib, rel)
+            fmnist(lib, rel, a.collect, tmp)
 
 
 if __name__ == "__main__":
