@@ -569,18 +569,18 @@ static json_t *summary_json(const es_collect_summary *s)
   json_t *q = json_object();
   for (int c = 0; c < ES_Q_COUNT; c++)
     json_object_set_new(q, es_quarantine_codes[c], json_integer((json_int_t)s->quarantine_by_code[c]));
-  json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "batch",
-                   s->batch, "inputs", (json_int_t)s->inputs, "sidecars", (json_int_t)s->sidecars,
-                   "sidecars_rejected", (json_int_t)s->sidecars_rejected,
-                   "new_items", (json_int_t)s->new_items, "exact_duplicates",
-                   (json_int_t)s->exact_duplicates, "pixel_duplicates",
-                   (json_int_t)s->pixel_duplicates, "already_collected",
-                   (json_int_t)s->already_collected, "near_duplicates",
-                   (json_int_t)s->near_duplicates, "quarantined", (json_int_t)s->quarantined,
-                   "quarantine", q, "items", (json_int_t)s->items_total, "clusters",
-                   (json_int_t)s->clusters_total);
+  json_t *j = json_pack(
+      "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "batch", s->batch,
+      "inputs", (json_int_t)s->inputs, "sidecars", (json_int_t)s->sidecars, "sidecars_rejected",
+      (json_int_t)s->sidecars_rejected, "new_items", (json_int_t)s->new_items, "exact_duplicates",
+      (json_int_t)s->exact_duplicates, "pixel_duplicates", (json_int_t)s->pixel_duplicates,
+      "already_collected", (json_int_t)s->already_collected, "near_duplicates",
+      (json_int_t)s->near_duplicates, "quarantined", (json_int_t)s->quarantined, "quarantine", q,
+      "items", (json_int_t)s->items_total, "clusters", (json_int_t)s->clusters_total);
+  /* with the second stage: signatures computed from the items' bytes, and items left without */
   if (j && s->signatures_missing &&
-      (json_object_set_new(j, "signatures_computed", json_integer((json_int_t)s->signatures_computed)) ||
+      (json_object_set_new(j, "signatures_computed",
+                           json_integer((json_int_t)s->signatures_computed)) ||
        json_object_set(j, "signatures_missing", s->signatures_missing))) {
     json_decref(j);
     return NULL;

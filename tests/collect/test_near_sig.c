@@ -96,7 +96,8 @@ Test(near_sig, a_photo_matches_its_crops_shifts_and_brightness)
     es_image img = load(PHOTOS[p]);
     uint32_t W = img.width, H = img.height;
     es_image base = window(&img, W / 20, H / 20, W - W / 10, H - H / 10, 0);
-    es_image crop = window(&img, W / 20 + W / 25, H / 20, W - W / 10 - W / 25, H - H / 10 - H / 30, 0);
+    es_image crop =
+        window(&img, W / 20 + W / 25, H / 20, W - W / 10 - W / 25, H - H / 10 - H / 30, 0);
     es_image shift = window(&img, W / 20 + W / 40, H / 20 + H / 40, W - W / 10, H - H / 10, 0);
     es_image bright = window(&img, W / 20, H / 20, W - W / 10, H - H / 10, 20);
     es_near_sig sb, sc, ss, sl;
@@ -106,9 +107,11 @@ Test(near_sig, a_photo_matches_its_crops_shifts_and_brightness)
     features(&shift, &hs, &ss);
     features(&bright, &hl, &sl);
     cr_assert(es_near_sig_match(&sb, &sb, 1000), "%s: itself", PHOTOS[p]);
-    cr_assert(es_near_sig_match(&sb, &sc, 850), "%s: crop %.3f", PHOTOS[p], es_near_sig_score(&sb, &sc));
+    cr_assert(es_near_sig_match(&sb, &sc, 850), "%s: crop %.3f", PHOTOS[p],
+              es_near_sig_score(&sb, &sc));
     cr_assert(es_near_sig_match(&sc, &sb, 850), "%s: crop, reversed", PHOTOS[p]);
-    cr_assert(es_near_sig_match(&sb, &ss, 850), "%s: shift %.3f", PHOTOS[p], es_near_sig_score(&sb, &ss));
+    cr_assert(es_near_sig_match(&sb, &ss, 850), "%s: shift %.3f", PHOTOS[p],
+              es_near_sig_score(&sb, &ss));
     cr_assert(es_near_sig_match(&sb, &sl, 950), "%s: brightness %.3f", PHOTOS[p],
               es_near_sig_score(&sb, &sl));
     cr_assert(es_near_related(&REL, hb, &sb, hl, &sl), "%s: brightness, whole relation", PHOTOS[p]);
