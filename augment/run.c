@@ -51,7 +51,7 @@ typedef struct variant {
 } variant;
 
 typedef struct source {
-  size_t item;     /* index in the manifest */
+  size_t item;     /* index in the manifest as loaded (until es_manifest_sort at the end) */
   es_image img;    /* decoded while its chunk is worked on */
   es_image thumb;
   char *problem;   /* why it could not be read, or NULL */
@@ -619,10 +619,12 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
     json_decref(probs);
   if (rc)
     goto cleanup;
-  es_manifest_sort(&R.m);
-  sum->items_total = R.m.n;
+  /* the sheet first: its sources are items by their position in the manifest, which the sort
+   * (variants join in id order) changes */
   if (o->preview && (rc = write_preview(&R, n_prev, err)))
     goto cleanup;
+  es_manifest_sort(&R.m);
+  sum->items_total = R.m.n;
   if (!o->dry_run && sum->variants_new)
     rc = commit(&R, sum, err);
 

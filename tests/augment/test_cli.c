@@ -12,6 +12,7 @@
 #include "augment/augment.h"
 #include "cliutil.h"
 #include "formats/decode.h"
+#include "formats/index.h"
 #include "testutil.h"
 
 static const char *const OPS = "hflip@0.5,rotate:20,crop:0.5@0.5,bright:0.2,contrast:0.2,"
@@ -273,6 +274,124 @@ Test(augment_cli, usage_errors_and_preview, .timeout = 240)
   free(after);
   free(html);
   free(mp);
+  free(ds);
+  free(root);
+}
+
+static int b64val(int c)
+{
+  return c >= 'A' && c <= 'Z'   ? c - 'A'
+         : c >= 'a' && c <= 'z' ? c - 'a' + 26
+         : c >= '0' && c <= '9' ? c - '0' + 52
+         : c == '+'             ? 62
+         : c == '/'             ? 63
+                                : -1;
+}
+
+/* Decodes base64 up to the first character outside the alphabet ('=' or '"'). */
+static uint8_t *b64_decode(const char *s, size_t *len)
+{
+  size_t n = 0;
+  while (b64val(s[n]) >= 0)
+    n++;
+  uint8_t *out = malloc(n * 3 / 4 + 3);
+  size_t k = 0;
+  uint32_t acc = 0;
+  int bits = 0;
+  for (size_t i = 0; i < n; i++) {
+    acc = acc << 6 | (uint32_t)b64val(s[i]);
+    bits += 6;
+    if (bits >= 8) {
+      bits -= 8;
+      out[k++] = (uint8_t)(acc >> bits);
+    }
+  }
+  *len = k;
+  return out;
+}
+
+/* Every row of a contact sheet shows, first, its own item: the row's title names the item, and
+ * the row's first picture equals that item's object (the test pictures are smaller than the
+ * sheet's 160-pixel thumbnails, so the thumbnail is the object's pixels). */
+static void sheet_rows_match_their_items(const char *ds, const char *html)
+{
+  char *page = read_text(html);
+  char *mp = cu_fmt("%s/manifest.jsonl", ds);
+  json_t *items = cu_jsonl(mp);
+  size_t rows = 0;
+  const char *const open = "<section><h2>";
+  for (const char *sec = strstr(page, open); sec; sec = strstr(sec + 1, open)) {
+    char id[33];
+    memcpy(id, sec + strlen(open), 32);
+    id[32] = '\0';
+    const json_t *item = NULL;
+    for (size_t i = 0; i < json_array_size(items); i++)
+      if (!strcmp(json_string_value(json_object_get(json_array_get(items, i), "id")), id))
+        item = json_array_get(items, i);
+    cr_assert(item, "row titled %s: no such item", id);
+    const char *label = json_string_value(json_object_get(item, "label"));
+    const char *end = strstr(sec, "</h2>");
+    if (label)
+      cr_assert(strstr(sec, label) && strstr(sec, label) < end, "row %s lacks its label", id);
+    const char *src = strstr(sec, "base64,");
+    cr_assert(src);
+    size_t n = 0;
+    uint8_t *png = b64_decode(src + strlen("base64,"), &n);
+    es_image shown, obj;
+    cr_assert_eq(es_image_decode(png, n, NULL, &shown, NULL, NULL), ES_OK);
+    char rel[ES_OBJECT_REL_MAX];
+    es_object_rel(id, json_string_value(json_object_get(item, "format")), rel);
+    char *op = cu_fmt("%s/%s", ds, rel);
+    size_t on = 0;
+    uint8_t *ob = tu_read(op, &on);
+    cr_assert(ob, "no object %s", op);
+    cr_assert_eq(es_image_decode(ob, on, NULL, &obj, NULL, NULL), ES_OK);
+    cr_assert(shown.width == obj.width && shown.height == obj.height &&
+                  shown.channels == obj.channels &&
+                  !memcmp(shown.data, obj.data, es_image_size(&obj)),
+              "row %s shows another picture (%ux%u, its object is %ux%u)", id, shown.width,
+              shown.height, obj.width, obj.height);
+    es_image_free(&shown);
+    es_image_free(&obj);
+    free(png);
+    free(ob);
+    free(op);
+    rows++;
+  }
+  cr_assert_gt(rows, 2, "a sheet with rows");
+  json_decref(items);
+  free(mp);
+  free(page);
+}
+
+Test(augment_cli, contact_sheet_shows_each_source_under_its_own_id, .timeout = 240)
+{
+  char *ds = NULL;
+  char *root = make_dataset(&ds);
+  char *csv = cu_fmt("%s/labels.csv", root);
+  char *mp = cu_fmt("%s/manifest.jsonl", ds);
+  json_t *items = cu_jsonl(mp);
+  FILE *f = fopen(csv, "w");
+  fprintf(f, "path,label\n");
+  for (size_t i = 0; i < json_array_size(items); i++)
+    fprintf(f, "%s,class%zu\n",
+            json_string_value(json_object_get(json_array_get(items, i), "src")), i);
+  fclose(f);
+  json_decref(items);
+  char *from = cu_fmt("csv:%s", csv);
+  cr_assert_eq(cu_run("edgeset-label", (const char *[]){"-d", ds, "-q", "--from", from, NULL},
+                      NULL, NULL, NULL), 0);
+  char *html = cu_fmt("%s/sheet.html", root);
+  for (int dry = 1; dry >= 0; dry--) {
+    const char *args[] = {"-d", ds, "--per-image", "2", "--ops", OPS, "--preview", html, "-q",
+                          dry ? "--dry-run" : NULL, NULL};
+    cr_assert_eq(cu_run("edgeset-augment", args, NULL, NULL, NULL), 0);
+    sheet_rows_match_their_items(ds, html);
+  }
+  free(html);
+  free(from);
+  free(mp);
+  free(csv);
   free(ds);
   free(root);
 }
