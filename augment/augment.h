@@ -171,6 +171,7 @@ typedef struct es_augment_summary {
   size_t variants_existing; /* (source, seed, variant, spec) already in the dataset */
   size_t variants_unchanged; /* no operation fired: the variant would be its source */
   size_t variants_duplicate; /* bytes or pixels already an item */
+  size_t variants_near_held_out; /* near duplicates of a held-out item: dropped */
   size_t sources_unreadable; /* source object missing or undecodable (listed in `problems`) */
   size_t items_total;
 } es_augment_summary;

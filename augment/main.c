@@ -205,6 +205,9 @@ int main(int argc, char **argv)
            "%zu duplicates of existing items\n",
            sum.variants_new, dry ? " (dry run: not written)" : "", sum.variants_existing,
            sum.variants_unchanged, sum.variants_duplicate);
+    if (sum.variants_near_held_out)
+      printf("  %zu variants dropped: near duplicates of a held-out item\n",
+             sum.variants_near_held_out);
     if (sum.sources_unreadable)
       printf("  %zu sources could not be read (see the warnings)\n", sum.sources_unreadable);
     if (preview)

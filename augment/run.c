@@ -23,6 +23,7 @@
 
 #include "augment/augment_internal.h"
 #include "core/image_ops.h"
+#include "core/near_index.h"
 #include "core/strmap.h"
 #include "formats/dataset.h"
 #include "formats/features.h"
@@ -351,14 +352,86 @@ static int add_item(run *R, const source *s, uint32_t k, const variant *v, es_er
   return ES_OK;
 }
 
+/* Held-out items, which no variant may be a near duplicate of (docs/augment.md): their phashes
+ * in a near-duplicate index, their signatures beside it (held[k]: the k-th held-out item). */
+typedef struct held_guard {
+  es_near_index *idx; /* NULL when the dataset has no held-out item */
+  es_near_rel rel;
+  int two;            /* the relation has its second stage */
+  es_near_sig *sig;   /* per held-out item; side 0 when signatures.bin lacks it */
+} held_guard;
+
+static int guard_build(const run *R, held_guard *g, es_error *err)
+{
+  memset(g, 0, sizeof *g);
+  g->two = es_settings_relation(&R->st->settings, &g->rel);
+  size_t n = 0;
+  for (size_t i = 0; i < R->m.n; i++)
+    n += es_held_out(R->m.items[i].split);
+  if (!n)
+    return ES_OK;
+  if (!(g->idx = es_near_index_new(g->rel.radius, err)))
+    return err ? err->code : ES_ENOMEM;
+  if (!(g->sig = calloc(n, sizeof *g->sig)))
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  uint32_t k = 0;
+  for (size_t i = 0; i < R->m.n; i++) {
+    const es_item *it = &R->m.items[i];
+    if (!es_held_out(it->split))
+      continue;
+    const es_near_sig *h = es_sigs_find(&R->sigs, it->id);
+    if (h)
+      g->sig[k] = *h;
+    int rc = es_near_index_add(g->idx, it->phash, k++, err);
+    if (rc)
+      return rc;
+  }
+  return ES_OK;
+}
+
+static void guard_free(held_guard *g)
+{
+  es_near_index_free(g->idx);
+  free(g->sig);
+}
+
+typedef struct guard_query {
+  const held_guard *g;
+  const es_near_sig *sig;
+  int hit;
+} guard_query;
+
+/* A held-out item within the radius: with the second stage, one whose signature matches (or
+ * that has none, to be safe). */
+static void guard_candidate(void *ctx, uint32_t ref, unsigned dist)
+{
+  (void)dist;
+  guard_query *q = ctx;
+  const es_near_sig *h = &q->g->sig[ref];
+  if (!q->hit && (!q->g->two || !h->side ||
+                  es_near_sig_match(q->sig, h, es_near_threshold(&q->g->rel, q->sig->side,
+                                                                 h->side))))
+    q->hit = 1;
+}
+
+static int near_held_out(const held_guard *g, const variant *v)
+{
+  guard_query q = {g, &v->sig, 0};
+  if (g->idx)
+    es_near_index_within(g->idx, v->phash, guard_candidate, &q);
+  return q.hit;
+}
+
 json_t *es_augment_summary_json(const es_augment_summary *s)
 {
-  return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sources", (json_int_t)s->sources,
+  return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "sources",
+                   (json_int_t)s->sources,
                    "skipped_not_train", (json_int_t)s->skipped_not_train, "variants_new",
                    (json_int_t)s->variants_new, "variants_existing",
                    (json_int_t)s->variants_existing, "variants_unchanged",
                    (json_int_t)s->variants_unchanged, "variants_duplicate",
-                   (json_int_t)s->variants_duplicate, "sources_unreadable",
+                   (json_int_t)s->variants_duplicate, "variants_near_held_out",
+                   (json_int_t)s->variants_near_held_out, "sources_unreadable",
                    (json_int_t)s->sources_unreadable, "items", (json_int_t)s->items_total);
 }
 
@@ -585,6 +658,11 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
     goto cleanup;
 
   /* decide, in canonical order */
+  held_guard guard;
+  if ((rc = guard_build(&R, &guard, err))) {
+    guard_free(&guard);
+    goto cleanup;
+  }
   json_t *probs = json_array();
   for (size_t i = 0; i < R.n_src && rc == ES_OK; i++) {
     source *s = &R.src[i];
@@ -604,6 +682,11 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
           sum->variants_duplicate++;
           if (v->slot != SIZE_MAX)
             es_dataset_drop_object(R.tx, v->slot);
+        } else if (near_held_out(&guard, v)) {
+          /* a leak into a held-out set: dropped, never added */
+          sum->variants_near_held_out++;
+          if (v->slot != SIZE_MAX)
+            es_dataset_drop_object(R.tx, v->slot);
         } else {
           sum->variants_new++;
           rc = add_item(&R, s, k, v, err);
@@ -613,6 +696,7 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
       }
     }
   }
+  guard_free(&guard);
   if (problems)
     *problems = probs;
   else

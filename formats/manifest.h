@@ -37,7 +37,7 @@ typedef struct es_item {
                           path), so `src`, written from seen[0].path, is the earliest one */
   size_t n_seen;
   char cluster[ES_ID_HEX + 1]; /* "" when not yet derived */
-  char *label, *split, *split_note, *group; /* NULL = JSON null */
+  char *label, *split, *split_note, *group; /* NULL = JSON null; es_held_out() */
   json_t *extra; /* object of other fields (e.g. "pixels", "derived_from", "aug"), or NULL */
 } es_item;
 
@@ -77,5 +77,11 @@ int es_item_add_seen(es_item *it, const char *path, const char *batch, const cha
 
 void es_item_free(es_item *it);
 void es_manifest_free(es_manifest *m);
+
+/* Is a split of this name a held-out set (its name starts with "test": docs/split.md)? */
+static inline int es_held_out(const char *split)
+{
+  return split && split[0] == 't' && split[1] == 'e' && split[2] == 's' && split[3] == 't';
+}
 
 #endif

@@ -30,7 +30,7 @@
 
 int es_split_is_held_out(const char *name)
 {
-  return name && !strncmp(name, "test", 4);
+  return es_held_out(name);
 }
 
 static int valid_split_name(const char *s, size_t n)

@@ -28,24 +28,33 @@ static es_image load(const char *name)
   return img;
 }
 
-/* Writes the window [x0, x0 + w) x [y0, y0 + h) of img, each sample plus delta, as PNG. */
-static void write_window(const es_image *img, const char *path, uint32_t x0, uint32_t y0,
-                         uint32_t w, uint32_t h, int delta)
+/* Writes the window [x0, x0 + w) x [y0, y0 + h) of img, each sample plus delta, mirrored left
+ * to right when mirror, as PNG. */
+static void write_window_m(const es_image *img, const char *path, uint32_t x0, uint32_t y0,
+                           uint32_t w, uint32_t h, int delta, int mirror)
 {
   es_image out;
   cr_assert_eq(es_image_alloc(&out, w, h, img->channels, NULL), ES_OK);
   size_t c = img->channels;
   for (uint32_t y = 0; y < h; y++)
-    for (uint32_t x = 0; x < w * c; x++) {
-      int v = img->data[((size_t)(y0 + y) * img->width) * c + x0 * c + x] + delta;
-      out.data[(size_t)y * w * c + x] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-    }
+    for (uint32_t x = 0; x < w; x++)
+      for (size_t k = 0; k < c; k++) {
+        uint32_t sx = x0 + (mirror ? w - 1 - x : x);
+        int v = img->data[((size_t)(y0 + y) * img->width + sx) * c + k] + delta;
+        out.data[((size_t)y * w + x) * c + k] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
+      }
   uint8_t *png = NULL;
   size_t len = 0;
   cr_assert_eq(es_image_encode_png(&out, 6, &png, &len, NULL), ES_OK);
   cr_assert_eq(tu_write(path, png, len), 0);
   free(png);
   es_image_free(&out);
+}
+
+static void write_window(const es_image *img, const char *path, uint32_t x0, uint32_t y0,
+                         uint32_t w, uint32_t h, int delta)
+{
+  write_window_m(img, path, x0, y0, w, h, delta, 0);
 }
 
 /* in/: chelsea (whole, a 4% crop, 8% brighter), coffee, and camera's left and right 45%. */
@@ -283,6 +292,60 @@ Test(relation_cli, a_damaged_signatures_file_is_rebuilt)
   es_sigs_free(&s);
   free(bytes);
   free(sp);
+  free(ds);
+  free(in);
+  free(root);
+}
+
+Test(relation_cli, augment_never_adds_a_near_duplicate_of_a_held_out_item)
+{
+  /* train: a photo; test: its mirror image, 10 levels brighter (another picture: no near
+   * duplicate of the photo). A mirrored variant of the photo is a near duplicate of the test
+   * item: augment must drop it. */
+  char *root = tu_tmpdir(), *ds = du_fmt("%s/ds", root), *in = du_fmt("%s/in", root);
+  du_mkdirs(in);
+  es_image a = load("coffee.png");
+  char *p;
+  write_window(&a, p = du_fmt("%s/photo.png", in), 0, 0, a.width, a.height, 0), free(p);
+  write_window_m(&a, p = du_fmt("%s/mirror.png", in), 0, 0, a.width, a.height, 10, 1), free(p);
+  es_image_free(&a);
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-collect", "-d", ds, "-q", "--batch", "b1", in, NULL),
+               0);
+  char *mp = du_fmt("%s/manifest.jsonl", ds);
+  json_t *items = du_jsonl(mp);
+  cr_assert_str_neq(cluster_of(items, "/photo.png"), cluster_of(items, "/mirror.png"));
+  FILE *f = fopen(mp, "w");
+  for (size_t i = 0; i < json_array_size(items); i++) {
+    json_t *it = json_array_get(items, i);
+    const char *src = json_string_value(json_object_get(it, "src"));
+    json_object_set_new(it, "split", json_string(strstr(src, "/photo.png") ? "train" : "test"));
+    char *line = json_dumps(it, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    fprintf(f, "%s\n", line);
+    free(line);
+  }
+  fclose(f);
+  json_decref(items);
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-split", "-d", ds, "--verify", NULL), 0);
+  char *out = NULL;
+  cr_assert_eq(du_run(&out, NULL, "edgeset-augment", "-d", ds, "--per-image", "1", "--ops",
+                      "hflip", "--json", NULL), 0);
+  json_t *sum = json_loads(out, 0, NULL);
+  json_t *s = json_object_get(sum, "summary") ? json_object_get(sum, "summary") : sum;
+  cr_assert_eq(json_integer_value(json_object_get(s, "variants_near_held_out")), 1, "%s", out);
+  cr_assert_eq(json_integer_value(json_object_get(s, "variants_new")), 0, "%s", out);
+  json_decref(sum);
+  free(out);
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-split", "-d", ds, "--verify", NULL), 0);
+  /* without the held-out item the same variant is added */
+  cr_assert_eq(du_run(NULL, NULL, "edgeset-split", "-d", ds, "-q", "--release", "test", NULL), 0);
+  cr_assert_eq(du_run(&out, NULL, "edgeset-augment", "-d", ds, "--per-image", "1", "--ops",
+                      "hflip", "--json", NULL), 0);
+  sum = json_loads(out, 0, NULL);
+  s = json_object_get(sum, "summary") ? json_object_get(sum, "summary") : sum;
+  cr_assert_eq(json_integer_value(json_object_get(s, "variants_new")), 1, "%s", out);
+  json_decref(sum);
+  free(out);
+  free(mp);
   free(ds);
   free(in);
   free(root);
