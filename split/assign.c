@@ -3,17 +3,20 @@
  * 1. Groups: a union-find over items joins each item with its cluster representative and its
  *    augmentation source, and, with --group-by device or burst:S, with the items of the same
  *    device (or the same burst: consecutive captures of one device less than S seconds apart).
- * 2. Contacts: for every unassigned item, which splits hold an assigned item within the
- *    near-duplicate radius (one near index per split). A component's contacts are those plus
- *    the splits of its assigned members.
- * 3. A component with contacts in two splits has its unassigned items excluded (split null, a
- *    note says why); with one, they join that split; with none it is fresh.
- * 4. Fresh components are dealt out greedily, largest first, ties in an order drawn from the
- *    seed: each goes to the ratio split whose per-class counts are furthest below their targets
- *    (share x class total), which for single items is exact rounding.
- * 5. Near pairs between fresh components (two items within the radius in different clusters)
- *    that ended up in train/val and a held-out set are resolved by moving the fresh component
- *    into the held-out set (a few rounds; what still conflicts is excluded).
+ * 2. Contacts: for every unassigned item, which splits hold an assigned item related to it
+ *    (one near index per split).
+ * 3. Each component with unassigned items gets the splits it may go to: the split of its
+ *    assigned members, the held-out set an item is near, no held-out set when an item is near
+ *    train or val; none left (or two pinned splits) excludes it.
+ * 4. Components are dealt out greedily, pinned ones first, then the largest first with ties in
+ *    an order drawn from the seed: each goes to the allowed ratio split that brings every
+ *    class's counts closest to its targets (share x class total); for single items this is
+ *    exact rounding.
+ * 5. Near pairs between this run's train/val and held-out items join their components, which
+ *    are placed again whole, until none is left (resolve_near); when that leaves a class off
+ *    its shares, everything is dealt again knowing the joined components.
+ * 6. A class still further from its shares than allowed is reported (ratio_misses); the
+ *    command line then commits nothing.
  * Only sequential code decides; the parallel loops fill per-item arrays, so the result does not
  * depend on --jobs. Items are visited by index, i.e. by id, so neither does the input order. */
 #include <stdlib.h>
@@ -186,14 +189,27 @@ typedef struct run {
   /* splits known to the run: ratio splits first, then others seen in the index */
   uint32_t split_str[64];     /* split number -> string number */
   size_t nsplit;
-  int split_of_str_cap;
   uint32_t *split_num;        /* string number -> split number + 1 (0 = not a split) */
-  uint64_t *touch;            /* item -> bitmask of splits within the radius */
+  uint64_t held;              /* bits of the held-out splits */
+  uint64_t dealable;          /* bits of the ratio splits with a positive share */
+  uint64_t *touch;            /* item -> bitmask of splits with an assigned item related to it */
+  const uint8_t *is_new;      /* item -> unassigned when the run started */
   uint32_t *cls;              /* item -> class number (label; unlabelled = last class) */
   size_t ncls;
-  uint8_t *fresh_comp;        /* component dealt out in this run */
-  int32_t *comp_split;        /* component -> split number, -1 none, -2 excluded */
   uint32_t *comp_name;        /* component -> group string */
+  /* components with unassigned items are linked into roots (a union-find over components):
+   * the near links found between this run's components join them, and a root goes to one
+   * split. Per component: */
+  int32_t *place;             /* split of its unassigned items: -1 none, -2 excluded */
+  uint32_t *cpar, *cnext;     /* root union-find; next component of the same root or NONE */
+  /* per root (valid at roots only): */
+  uint32_t *ctail, *usize;    /* last component of the list; unassigned items */
+  uint64_t *allow;            /* splits it may go to (0: excluded) */
+  int32_t *forced;            /* the split its assigned members or held-out neighbours pin */
+  uint64_t *note;             /* splits an exclusion note names */
+  /* per class and ratio split: items counted so far, and the targets */
+  double *cur, *target;
+  size_t S, C;
 } run;
 
 static int split_number(run *R, uint32_t str, es_error *err)
@@ -398,9 +414,17 @@ static void free_run(run *R)
   free(R->split_num);
   free(R->touch);
   free(R->cls);
-  free(R->fresh_comp);
-  free(R->comp_split);
   free(R->comp_name);
+  free(R->place);
+  free(R->cpar);
+  free(R->cnext);
+  free(R->ctail);
+  free(R->usize);
+  free(R->allow);
+  free(R->forced);
+  free(R->note);
+  free(R->cur);
+  free(R->target);
 }
 
 static int excluded_note(run *R, uint64_t mask, uint32_t *out, es_error *err)
@@ -417,16 +441,392 @@ static int excluded_note(run *R, uint64_t mask, uint32_t *out, es_error *err)
   return es_index_intern(R->ix, buf, out, err);
 }
 
+/* ---- roots: components linked by near pairs found between them ---- */
+
+static uint32_t root_of(run *R, uint32_t c)
+{
+  return uf_find(R->cpar, c);
+}
+
+static int is_unassigned(const run *R, uint32_t i)
+{
+  return R->ix->items[i].split == NONE;
+}
+
+/* Adds (sign 1) or removes (-1) the unassigned items of root r's components to the counts of
+ * the splits they are placed in. */
+static void count_root(run *R, uint32_t r, double sign)
+{
+  for (uint32_t c = r; c != NONE; c = R->cnext[c]) {
+    int s = R->place[c];
+    if (s < 0 || (size_t)s >= R->S)
+      continue;
+    for (uint32_t j = R->start[c]; j < R->start[c + 1]; j++)
+      if (is_unassigned(R, R->members[j]))
+        R->cur[(size_t)s * R->C + R->cls[R->members[j]]] += sign;
+  }
+}
+
+/* The ratio split root r may go to that brings every class's counts closest to its targets
+ * (the smallest increase of the squared distance), or -1 when it may go to none. */
+static int best_split(run *R, uint32_t r)
+{
+  int best = -1;
+  double best_cost = 0;
+  size_t C = R->C;
+  for (size_t s = 0; s < R->S; s++) {
+    if (!(R->allow[r] & R->dealable & bit((int)s)))
+      continue;
+    double cost = 0, *cur = R->cur + s * C, *target = R->target + s * C;
+    for (uint32_t c = r; c != NONE; c = R->cnext[c])
+      for (uint32_t j = R->start[c]; j < R->start[c + 1]; j++)
+        if (is_unassigned(R, R->members[j])) {
+          size_t k = R->cls[R->members[j]];
+          cost += 2.0 * (cur[k] - target[k]) + 1.0;
+          cur[k] += 1; /* members of one class add up */
+        }
+    for (uint32_t c = r; c != NONE; c = R->cnext[c])
+      for (uint32_t j = R->start[c]; j < R->start[c + 1]; j++)
+        if (is_unassigned(R, R->members[j]))
+          cur[R->cls[R->members[j]]] -= 1;
+    if (best < 0 || cost < best_cost) {
+      best = (int)s;
+      best_cost = cost;
+    }
+  }
+  return best;
+}
+
+/* Places root r (whose items are not counted): its forced split, else the best one, else
+ * excluded. The unassigned items of components that change to a split are appended to
+ * moved (when not NULL). */
+static void place_root(run *R, uint32_t r, uint32_t *moved, size_t *nmoved)
+{
+  int s = -2;
+  if (R->allow[r])
+    s = R->forced[r] >= 0 ? R->forced[r] : best_split(R, r);
+  if (s == -1)
+    s = -2;
+  for (uint32_t c = r; c != NONE; c = R->cnext[c]) {
+    if (R->place[c] >= 0)
+      R->note[r] |= bit(R->place[c]);
+    if (R->place[c] != s && s >= 0 && moved)
+      for (uint32_t j = R->start[c]; j < R->start[c + 1]; j++)
+        if (is_unassigned(R, R->members[j]))
+          moved[(*nmoved)++] = R->members[j];
+    R->place[c] = s;
+  }
+  count_root(R, r, 1);
+}
+
+/* Joins the roots of components a and b; returns the new root. The joined root may go only
+ * where both may; two different pinned splits exclude it. */
+static uint32_t join_roots(run *R, uint32_t a, uint32_t b)
+{
+  a = root_of(R, a);
+  b = root_of(R, b);
+  if (a == b)
+    return a;
+  uint32_t r = a < b ? a : b, o = a < b ? b : a;
+  R->cpar[o] = r;
+  R->cnext[R->ctail[r]] = o;
+  R->ctail[r] = R->ctail[o];
+  R->usize[r] += R->usize[o];
+  R->note[r] |= R->note[o];
+  R->allow[r] &= R->allow[o];
+  if (R->forced[r] < 0)
+    R->forced[r] = R->forced[o];
+  else if (R->forced[o] >= 0 && R->forced[o] != R->forced[r])
+    R->allow[r] = 0;
+  if (R->forced[r] >= 0 && !(R->allow[r] & bit(R->forced[r])))
+    R->allow[r] = 0;
+  return r;
+}
+
+static uint64_t root_key(const run *R, uint32_t r)
+{
+  return XXH3_64bits_withSeed(R->ix->items[R->members[R->start[r]]].id, 16, R->o->seed);
+}
+
+/* Places the roots ord[0..n) in turn: the largest first, ties in the seed's order. */
+static void deal(run *R, comp_order *ord, size_t n, uint32_t *moved, size_t *nmoved)
+{
+  for (size_t k = 0; k < n; k++)
+    ord[k] = (comp_order){ord[k].comp, R->usize[ord[k].comp], root_key(R, ord[k].comp)};
+  qsort(ord, n, sizeof *ord, cmp_comp_order);
+  for (size_t k = 0; k < n; k++)
+    place_root(R, ord[k].comp, moved, nmoved);
+}
+
+/* Deals out every root of the run afresh: the pinned ones (and the excluded) first, then the
+ * others, the largest first. */
+static void deal_all(run *R, comp_order *ord)
+{
+  size_t nfree = 0;
+  for (size_t c = 0; c < R->ncomp; c++)
+    if (R->usize[c] && root_of(R, (uint32_t)c) == c)
+      count_root(R, (uint32_t)c, -1);
+  for (size_t c = 0; c < R->ncomp; c++) {
+    if (!R->usize[c] || root_of(R, (uint32_t)c) != c)
+      continue;
+    if (R->forced[c] >= 0 || !R->allow[c])
+      place_root(R, (uint32_t)c, NULL, NULL);
+    else
+      ord[nfree++].comp = (uint32_t)c;
+  }
+  deal(R, ord, nfree, NULL, NULL);
+}
+
+/* How far a class of tot assigned items may miss its shares: --max-ratio-error, or one item
+ * of rounding when that is more. */
+static double class_tolerance(const run *R, double tot)
+{
+  double tol = R->o->max_ratio_error;
+  return tot > 0 && 1.0 / tot > tol ? 1.0 / tot : tol;
+}
+
+/* The largest distance of class k's shares (over the ratio splits) from the targets, by the
+ * run's counts; *tot gets the class's items. */
+static double class_error(const run *R, size_t k, double *tot)
+{
+  double t = 0, e = 0;
+  for (size_t s = 0; s < R->S; s++)
+    t += R->cur[s * R->C + k];
+  for (size_t s = 0; s < R->S && t > 0; s++) {
+    double d = R->cur[s * R->C + k] / t - R->o->ratios.share[s];
+    e = d < 0 ? (-d > e ? -d : e) : (d > e ? d : e);
+  }
+  *tot = t;
+  return e;
+}
+
+/* Does a class with items placed in this run (in_run) miss its shares? */
+static int shares_off(const run *R, const uint8_t *in_run)
+{
+  for (size_t k = 0; k < R->C; k++) {
+    double tot;
+    if (in_run[k] && class_error(R, k, &tot) > class_tolerance(R, tot) + 1e-12)
+      return 1;
+  }
+  return 0;
+}
+
+#define DEAL_PASSES 4
+
+/* Step 5: no near pair between a train/val item and a held-out item of this run. A join over
+ * every item placed in this run is asked for the neighbours of the held-out ones; the roots of
+ * each crossing pair are joined, and every joined root is placed again as a whole (its items
+ * are uncounted first, then the joined roots are dealt). Only items whose split changed can
+ * make new crossing pairs, so they are the next round's queries. Each round with a crossing
+ * pair leaves fewer roots, so the rounds end; no item moves along a chain of near pairs on its
+ * own, it moves with everything it is linked to. Joined roots can make the first deal's
+ * shares worse (a root placed for its first part's sake, then grown), so when a class with
+ * items in this run (in_run) misses its shares, everything is dealt again knowing the joined
+ * roots, and checked again (at most DEAL_PASSES passes; the last is always checked to the end). */
+static int resolve_near(run *R, comp_order *ord, const uint8_t *in_run, size_t *moved_total,
+                        size_t *rounds, es_error *err)
+{
+  es_index *ix = R->ix;
+  size_t n = R->n, nq = 0, nplaced = 0;
+  int rc = ES_OK;
+  uint32_t *placed = malloc((n ? n : 1) * sizeof *placed);
+  uint32_t *q = malloc((n ? n : 1) * sizeof *q);
+  uint32_t *dirty = malloc((R->ncomp ? R->ncomp : 1) * sizeof *dirty);
+  uint8_t *mark = calloc(R->ncomp ? R->ncomp : 1, 1);
+  es__near_join *join = NULL;
+  if (!placed || !q || !dirty || !mark) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++) {
+    int s = is_unassigned(R, (uint32_t)i) ? R->place[R->comp_of[i]] : -1;
+    if (s < 0)
+      continue;
+    placed[nplaced++] = (uint32_t)i;
+    nq += (R->held & bit(s)) != 0;
+  }
+  if (!nq || nq == nplaced)
+    goto done;
+  if (!(join = es__near_join_build(ix, placed, nplaced, &R->o->near, err))) {
+    rc = err ? err->code : ES_ENOMEM;
+    goto done;
+  }
+  for (int pass = 0; rc == ES_OK; pass++) {
+    size_t joined = 0;
+    nq = 0;
+    for (size_t k = 0; k < nplaced; k++) {
+      int s = R->place[R->comp_of[placed[k]]];
+      if (s >= 0 && (R->held & bit(s)))
+        q[nq++] = placed[k];
+    }
+    while (nq) {
+      es__near_pair *pairs = NULL;
+      size_t np = 0, ndirty = 0;
+      if ((rc = es__near_join_pairs(join, ix, q, nq, R->o->jobs, &pairs, &np, err)))
+        break;
+      for (size_t k = 0; k < np; k++) {
+        int a = R->place[R->comp_of[pairs[k].q]], b = R->place[R->comp_of[pairs[k].ref]];
+        if (a < 0 || b < 0 || !(R->held & bit(a)) == !(R->held & bit(b)))
+          continue;
+        uint32_t r = join_roots(R, R->comp_of[pairs[k].q], R->comp_of[pairs[k].ref]);
+        if (!mark[r]) { /* each root at most once, so dirty never outgrows the components */
+          mark[r] = 1;
+          dirty[ndirty++] = r;
+        }
+        joined++;
+      }
+      free(pairs);
+      for (size_t k = 0; k < ndirty; k++)
+        mark[dirty[k]] = 0;
+      /* the joined roots (what they are now), once each */
+      size_t nord = 0;
+      for (size_t k = 0; k < ndirty; k++) {
+        uint32_t r = root_of(R, dirty[k]);
+        if (!mark[r]) {
+          mark[r] = 1;
+          ord[nord++].comp = r;
+        }
+      }
+      for (size_t k = 0; k < nord; k++) {
+        mark[ord[k].comp] = 0;
+        count_root(R, ord[k].comp, -1);
+      }
+      nq = 0;
+      deal(R, ord, nord, q, &nq);
+      *moved_total += nq;
+      *rounds += nord > 0;
+    }
+    if (rc || !joined || pass + 1 == DEAL_PASSES || !shares_off(R, in_run))
+      break;
+    deal_all(R, ord);
+  }
+done:
+  es__near_join_free(join);
+  free(placed);
+  free(q);
+  free(dirty);
+  free(mark);
+  return rc;
+}
+
+/* The initial state of component c's root: where its assigned members and its items'
+ * related assigned items allow it to go. */
+static void init_root(run *R, uint32_t c)
+{
+  const es_index *ix = R->ix;
+  uint64_t grp = 0, near = 0;
+  for (uint32_t j = R->start[c]; j < R->start[c + 1]; j++) {
+    uint32_t i = R->members[j];
+    if (is_unassigned(R, i)) {
+      near |= R->touch[i];
+      R->usize[c]++;
+    } else {
+      grp |= bit((int)R->split_num[ix->items[i].split] - 1);
+    }
+  }
+  uint64_t held_near = near & R->held;
+  uint64_t allow = grp ? grp : R->dealable;
+  if (held_near) /* a neighbour in a held-out set: that set or nothing */
+    allow &= held_near;
+  if (near & ~R->held) /* a neighbour in train or val: no held-out set */
+    allow &= ~R->held;
+  if (__builtin_popcountll(grp) > 1 || __builtin_popcountll(held_near) > 1)
+    allow = 0;
+  R->allow[c] = allow;
+  R->forced[c] = (grp || held_near) && allow ? __builtin_ctzll(allow) : -1;
+  R->note[c] = grp | near;
+}
+
+/* The group names, and the decisions written into the index. */
+static int write_decisions(run *R, size_t *assigned, size_t *joined, size_t *excluded,
+                           es_error *err)
+{
+  es_index *ix = R->ix;
+  int rc = ES_OK;
+  for (size_t c = 0; c < R->ncomp && rc == ES_OK; c++) {
+    int s = R->place[c];
+    if (s == -1)
+      continue;
+    uint32_t r = root_of(R, (uint32_t)c), note = NONE;
+    if (s == -2 && (rc = excluded_note(R, R->note[r], &note, err)))
+      break;
+    for (uint32_t j = R->start[c]; j < R->start[c + 1]; j++) {
+      es_index_item *x = &ix->items[R->members[j]];
+      if (x->split != NONE)
+        continue;
+      x->group = R->comp_name[c];
+      if (s == -2) {
+        x->split_note = note;
+        ++*excluded;
+      } else {
+        x->split = R->split_str[s];
+        x->split_note = NONE;
+        ++*assigned;
+        if (R->forced[r] >= 0)
+          ++*joined;
+      }
+    }
+  }
+  return rc;
+}
+
+/* The classes whose achieved shares (over all their assigned items) miss the targets by more
+ * than the run allows, with what would help: the largest roots holding the class's items. */
+static json_t *ratio_misses(run *R, const uint8_t *in_run, const uint32_t *label_of_cls)
+{
+  json_t *misses = json_array();
+  const es_index *ix = R->ix;
+  for (size_t k = 0; k < R->C && misses; k++) {
+    double tot, err_k = class_error(R, k, &tot), tol = class_tolerance(R, tot);
+    if (!in_run[k] || !(err_k > tol + 1e-12))
+      continue;
+    /* the three largest roots with items of the class */
+    uint32_t top[3] = {NONE, NONE, NONE}, topn[3] = {0, 0, 0};
+    for (size_t c = 0; c < R->ncomp; c++) {
+      if (R->place[c] == -1 || root_of(R, (uint32_t)c) != c)
+        continue;
+      uint32_t in_cls = 0;
+      for (uint32_t d = (uint32_t)c; d != NONE; d = R->cnext[d])
+        for (uint32_t j = R->start[d]; j < R->start[d + 1]; j++)
+          in_cls += R->is_new[R->members[j]] && R->cls[R->members[j]] == k;
+      for (int t = 0; t < 3; t++)
+        if (in_cls > topn[t]) {
+          for (int u = 2; u > t; u--) {
+            top[u] = top[u - 1];
+            topn[u] = topn[u - 1];
+          }
+          top[t] = (uint32_t)c;
+          topn[t] = in_cls;
+          break;
+        }
+    }
+    json_t *largest = json_array();
+    for (int t = 0; t < 3 && top[t] != NONE; t++) {
+      int s = R->place[top[t]];
+      json_array_append_new(
+          largest, json_pack("{s:s?, s:I, s:I, s:s?}", "group",
+                             es_index_str(ix, R->comp_name[top[t]]), "items",
+                             (json_int_t)R->usize[top[t]], "of_class", (json_int_t)topn[t],
+                             "split", s >= 0 ? ix->strs[R->split_str[s]] : NULL));
+    }
+    const char *lab = es_index_str(ix, label_of_cls[k]);
+    json_array_append_new(misses, json_pack("{s:s?, s:I, s:o, s:o, s:o}", "label", lab, "total",
+                                            (json_int_t)tot, "max_error",
+                                            es_json_real(err_k), "allowed",
+                                            es_json_real(tol), "largest_components", largest));
+  }
+  return misses;
+}
+
 json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
 {
   run R = {.ix = ix, .o = o, .n = ix->n};
   json_t *out = NULL;
   size_t n = ix->n;
   int rc = ES_OK;
-  size_t already = 0, joined = 0, excluded = 0, assigned = 0, moved = 0;
-  uint8_t *want = NULL, *in_index = NULL;
+  size_t already = 0, joined = 0, excluded = 0, assigned = 0, moved = 0, rounds = 0;
+  uint8_t *want = NULL, *in_index = NULL, *in_run = NULL;
   uint32_t *bf = NULL;
-  double *target = NULL, *cur = NULL;
   comp_order *ord = NULL;
 
   R.parent = malloc((n ? n : 1) * sizeof *R.parent);
@@ -451,16 +851,21 @@ json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
     size_t s;
     es_strmap_get(&ix->str_of, o->ratios.name[k], &s);
     if (split_number(&R, (uint32_t)s, err) < 0)
-      goto fail_code;
+      goto fail;
+    if (o->ratios.share[k] > 0)
+      R.dealable |= bit((int)k);
   }
   for (size_t i = 0; i < n; i++) {
     /* an item without a split is (re)decided; an old exclusion note is decided again */
     if (ix->items[i].split != NONE) {
       if (split_number(&R, ix->items[i].split, err) < 0)
-        goto fail_code;
+        goto fail;
       already++;
     }
   }
+  for (size_t s = 0; s < R.nsplit; s++)
+    if (es_split_is_held_out(ix->strs[R.split_str[s]]))
+      R.held |= bit((int)s);
   /* classes: label string numbers in first-seen order, unlabelled last */
   {
     uint32_t *cls_of = malloc((ix->n_strs + 1) * sizeof *cls_of);
@@ -488,235 +893,93 @@ json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
     in_index[i] = ix->items[i].split != NONE;
     want[i] = !in_index[i];
   }
+  R.is_new = want;
   if (already && (rc = near_contacts(&R, in_index, want, R.touch, err)))
     goto fail;
 
-  /* 3. components: contacts decide, or fresh */
-  R.comp_split = malloc((R.ncomp ? R.ncomp : 1) * sizeof *R.comp_split);
-  R.comp_name = malloc((R.ncomp ? R.ncomp : 1) * sizeof *R.comp_name);
-  R.fresh_comp = calloc(R.ncomp ? R.ncomp : 1, 1);
-  uint64_t *comp_mask = calloc(R.ncomp ? R.ncomp : 1, sizeof *comp_mask);
-  if (!R.comp_split || !R.comp_name || !R.fresh_comp || !comp_mask) {
-    free(comp_mask);
+  /* 3. components: where their contacts allow them to go */
+  size_t nc = R.ncomp ? R.ncomp : 1;
+  R.comp_name = malloc(nc * sizeof *R.comp_name);
+  R.place = malloc(nc * sizeof *R.place);
+  R.cpar = malloc(nc * sizeof *R.cpar);
+  R.cnext = malloc(nc * sizeof *R.cnext);
+  R.ctail = malloc(nc * sizeof *R.ctail);
+  R.usize = calloc(nc, sizeof *R.usize);
+  R.allow = calloc(nc, sizeof *R.allow);
+  R.forced = malloc(nc * sizeof *R.forced);
+  R.note = calloc(nc, sizeof *R.note);
+  ord = malloc(nc * sizeof *ord);
+  if (!R.comp_name || !R.place || !R.cpar || !R.cnext || !R.ctail || !R.usize || !R.allow ||
+      !R.forced || !R.note || !ord)
     goto nomem;
-  }
   for (size_t c = 0; c < R.ncomp; c++) {
-    uint64_t mask = 0;
-    size_t unassigned = 0;
-    uint32_t pinned_group = NONE;
-    for (uint32_t j = R.start[c]; j < R.start[c + 1]; j++) {
-      uint32_t i = R.members[j];
-      if (ix->items[i].split != NONE) {
-        mask |= bit((int)R.split_num[ix->items[i].split] - 1);
-        if (pinned_group == NONE)
-          pinned_group = ix->items[i].group;
-      } else {
-        mask |= R.touch[i];
-        unassigned++;
-      }
-    }
-    comp_mask[c] = mask;
-    R.comp_split[c] = -1;
+    R.place[c] = -1;
+    R.cpar[c] = R.ctail[c] = (uint32_t)c;
+    R.cnext[c] = NONE;
+    R.forced[c] = -1;
     R.comp_name[c] = NONE;
-    if (!unassigned)
+    init_root(&R, (uint32_t)c);
+    if (!R.usize[c])
       continue;
-    if ((rc = item_key(&R, R.members[R.start[c]], bf, &R.comp_name[c], err))) {
-      free(comp_mask);
+    uint32_t pinned_group = NONE;
+    for (uint32_t j = R.start[c]; j < R.start[c + 1] && pinned_group == NONE; j++)
+      if (!is_unassigned(&R, R.members[j]))
+        pinned_group = ix->items[R.members[j]].group;
+    if ((rc = item_key(&R, R.members[R.start[c]], bf, &R.comp_name[c], err)))
       goto fail;
-    }
     if (pinned_group != NONE)
       R.comp_name[c] = pinned_group;
-    int nbits = __builtin_popcountll(mask);
-    if (nbits >= 2) {
-      R.comp_split[c] = -2;
-    } else if (nbits == 1) {
-      R.comp_split[c] = __builtin_ctzll(mask);
-    } else {
-      R.fresh_comp[c] = 1;
-    }
+    R.place[c] = -2; /* until dealt */
   }
 
-  /* 4. deal out fresh components: per class targets over the ratio splits */
-  size_t S = o->ratios.n, C = R.ncls;
-  if (C && S > SIZE_MAX / C / sizeof(double))
+  /* 4. targets per class and ratio split, over the assigned items and this run's */
+  R.S = o->ratios.n;
+  R.C = R.ncls;
+  if (R.C && R.S > SIZE_MAX / R.C / sizeof(double))
     goto nomem;
-  target = calloc(S * C + 1, sizeof *target);
-  cur = calloc(S * C + 1, sizeof *cur);
-  double *cls_total = calloc(C ? C : 1, sizeof *cls_total);
-  if (!target || !cur || !cls_total) {
-    free(comp_mask);
+  R.target = calloc(R.S * R.C + 1, sizeof *R.target);
+  R.cur = calloc(R.S * R.C + 1, sizeof *R.cur);
+  double *cls_total = calloc(R.C ? R.C : 1, sizeof *cls_total);
+  if (!R.target || !R.cur || !cls_total) {
     free(cls_total);
     goto nomem;
   }
   for (size_t i = 0; i < n; i++) {
-    int s = -1;
-    if (ix->items[i].split != NONE)
-      s = (int)R.split_num[ix->items[i].split] - 1;
-    else if (R.comp_split[R.comp_of[i]] >= 0)
-      s = R.comp_split[R.comp_of[i]];
-    else if (R.fresh_comp[R.comp_of[i]])
-      s = (int)S; /* counts towards the total only */
-    if (s < 0 || (size_t)s > S)
-      continue;
-    cls_total[R.cls[i]] += 1;
-    if ((size_t)s < S)
-      cur[(size_t)s * C + R.cls[i]] += 1;
+    if (ix->items[i].split != NONE) {
+      size_t s = R.split_num[ix->items[i].split] - 1;
+      if (s < R.S) {
+        R.cur[s * R.C + R.cls[i]] += 1;
+        cls_total[R.cls[i]] += 1;
+      }
+    } else if (R.allow[R.comp_of[i]] & R.dealable) {
+      cls_total[R.cls[i]] += 1;
+    }
   }
-  for (size_t s = 0; s < S; s++)
-    for (size_t c = 0; c < C; c++)
-      target[s * C + c] = o->ratios.share[s] * cls_total[c];
+  for (size_t s = 0; s < R.S; s++)
+    for (size_t c = 0; c < R.C; c++)
+      R.target[s * R.C + c] = o->ratios.share[s] * cls_total[c];
   free(cls_total);
-  size_t nfresh = 0;
-  ord = malloc((R.ncomp ? R.ncomp : 1) * sizeof *ord);
-  if (!ord) {
-    free(comp_mask);
-    goto nomem;
-  }
-  for (size_t c = 0; c < R.ncomp; c++)
-    if (R.fresh_comp[c]) {
-      uint32_t first = R.members[R.start[c]];
-      ord[nfresh++] = (comp_order){(uint32_t)c, R.start[c + 1] - R.start[c],
-                                   XXH3_64bits_withSeed(ix->items[first].id, 16, o->seed)};
-    }
-  qsort(ord, nfresh, sizeof *ord, cmp_comp_order);
-  for (size_t k = 0; k < nfresh; k++) {
-    uint32_t c = ord[k].comp;
-    int best = -1;
-    double best_cost = 0;
-    for (size_t s = 0; s < S; s++) {
-      if (o->ratios.share[s] <= 0)
-        continue;
-      /* increase of the squared distance to the targets if c went to s */
-      double cost = 0;
-      for (uint32_t j = R.start[c]; j < R.start[c + 1]; j++) {
-        size_t cc = R.cls[R.members[j]];
-        cost += 2.0 * (cur[s * C + cc] - target[s * C + cc]) + 1.0;
-        cur[s * C + cc] += 1; /* members of one class add up */
-      }
-      for (uint32_t j = R.start[c]; j < R.start[c + 1]; j++)
-        cur[s * C + R.cls[R.members[j]]] -= 1;
-      if (best < 0 || cost < best_cost) {
-        best = (int)s;
-        best_cost = cost;
-      }
-    }
-    R.comp_split[c] = best;
-    for (uint32_t j = R.start[c]; j < R.start[c + 1]; j++)
-      cur[(size_t)best * C + R.cls[R.members[j]]] += 1;
-  }
+  deal_all(&R, ord);
 
-  /* 5. near pairs between components decided in this run: train/val next to held-out. A
-   * join over this run's train/val items is asked for the held-out items' neighbours (the
-   * smaller set queries the larger), then the items of each component moved into a held-out
-   * set ask it in the next round. */
-  {
-    uint32_t *q = malloc((n ? n : 1) * sizeof *q), *qnext = malloc((n ? n : 1) * sizeof *qnext);
-    uint32_t *tv = malloc((n ? n : 1) * sizeof *tv);
-    uint64_t *hit = calloc(R.ncomp ? R.ncomp : 1, sizeof *hit);
-    uint32_t *touched = malloc((R.ncomp ? R.ncomp : 1) * sizeof *touched);
-    es__near_join *join = NULL;
-    size_t nq = 0, ntv = 0;
-    if (!q || !qnext || !tv || !hit || !touched) {
-      free(q);
-      free(qnext);
-      free(tv);
-      free(hit);
-      free(touched);
-      free(comp_mask);
-      goto nomem;
-    }
-    for (size_t i = 0; i < n; i++) {
-      if (ix->items[i].split != NONE)
-        continue;
-      int s = R.comp_split[R.comp_of[i]];
-      if (s < 0)
-        continue;
-      if (es_split_is_held_out(ix->strs[R.split_str[s]]))
-        q[nq++] = (uint32_t)i;
-      else
-        tv[ntv++] = (uint32_t)i;
-    }
-    if (nq && ntv && !(join = es__near_join_build(ix, tv, ntv, &o->near, err)))
-      rc = err ? err->code : ES_ENOMEM;
-    for (int round = 0; rc == ES_OK && nq && ntv; round++) {
-      es__near_pair *pairs = NULL;
-      size_t np = 0, ntouched = 0, nnext = 0;
-      if ((rc = es__near_join_pairs(join, ix, q, nq, o->jobs, &pairs, &np, err)))
-        break;
-      for (size_t k = 0; k < np; k++) {
-        uint32_t c = R.comp_of[pairs[k].ref];
-        int hs = R.comp_split[R.comp_of[pairs[k].q]];
-        int ts = R.comp_split[c];
-        if (hs < 0 || ts < 0 || es_split_is_held_out(ix->strs[R.split_str[ts]]))
-          continue;
-        if (!hit[c])
-          touched[ntouched++] = c;
-        hit[c] |= bit(hs);
-      }
-      free(pairs);
-      for (size_t k = 0; k < ntouched; k++) {
-        uint32_t c = touched[k];
-        if (R.fresh_comp[c] && __builtin_popcountll(hit[c]) == 1 && round < 15) {
-          R.comp_split[c] = __builtin_ctzll(hit[c]);
-          moved++;
-          for (uint32_t j = R.start[c]; j < R.start[c + 1]; j++)
-            if (ix->items[R.members[j]].split == NONE)
-              qnext[nnext++] = R.members[j];
-        } else {
-          comp_mask[c] |= hit[c] | bit(R.comp_split[c]);
-          R.comp_split[c] = -2;
-        }
-        hit[c] = 0;
-      }
-      uint32_t *tmp = q;
-      q = qnext;
-      qnext = tmp;
-      nq = nnext;
-    }
-    free(q);
-    free(qnext);
-    free(tv);
-    free(hit);
-    free(touched);
-    es__near_join_free(join);
-    if (rc) {
-      free(comp_mask);
-      goto fail;
-    }
-  }
+  /* 5. near pairs between this run's train/val and held-out items (the classes this run
+   * can add items to noted first) */
+  in_run = calloc(R.C ? R.C : 1, 1);
+  if (!in_run)
+    goto nomem;
+  for (size_t i = 0; i < n; i++)
+    if (is_unassigned(&R, (uint32_t)i) && R.place[R.comp_of[i]] >= 0)
+      in_run[R.cls[i]] = 1;
+  if ((rc = resolve_near(&R, ord, in_run, &moved, &rounds, err)))
+    goto fail;
 
   /* 6. write the decisions into the index */
-  for (size_t c = 0; c < R.ncomp; c++) {
-    int s = R.comp_split[c];
-    if (s == -1)
-      continue;
-    uint32_t note = NONE;
-    if (s == -2 && (rc = excluded_note(&R, comp_mask[c], &note, err))) {
-      free(comp_mask);
-      goto fail;
-    }
-    for (uint32_t j = R.start[c]; j < R.start[c + 1]; j++) {
-      es_index_item *x = &ix->items[R.members[j]];
-      if (x->split != NONE)
-        continue;
-      if (s == -2) {
-        x->split_note = note;
-        x->group = R.comp_name[c];
-        excluded++;
-      } else {
-        x->split = R.split_str[s];
-        x->split_note = NONE;
-        x->group = R.comp_name[c];
-        assigned++;
-        if (!R.fresh_comp[c])
-          joined++;
-      }
-    }
-  }
-  free(comp_mask);
+  if ((rc = write_decisions(&R, &assigned, &joined, &excluded, err)))
+    goto fail;
 
-  /* the achieved ratios, per class over the ratio splits */
-  json_t *achieved = json_array();
+  /* the achieved ratios, per class over the ratio splits and all its assigned items */
+  size_t S = R.S, C = R.C;
+  double *cur = R.cur;
+  json_t *achieved = json_array(), *misses = NULL;
   double worst = 0;
   {
     memset(cur, 0, S * C * sizeof *cur);
@@ -736,27 +999,21 @@ json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
         cur[(size_t)s * C + R.cls[i]] += 1;
     }
     for (size_t c = 0; c < C; c++) {
-      double tot = 0;
-      for (size_t s = 0; s < S; s++)
-        tot += cur[s * C + c];
+      double tot, err_c = class_error(&R, c, &tot);
       json_t *counts = json_object(), *ratios = json_object();
-      double err_c = 0;
       for (size_t s = 0; s < S; s++) {
-        double r = tot > 0 ? cur[s * C + c] / tot : 0;
-        double d = r - o->ratios.share[s];
-        d = d < 0 ? -d : d;
-        err_c = d > err_c ? d : err_c;
         json_object_set_new(counts, o->ratios.name[s], json_integer((json_int_t)cur[s * C + c]));
-        json_object_set_new(ratios, o->ratios.name[s], es_json_real(r));
+        json_object_set_new(ratios, o->ratios.name[s],
+                            es_json_real(tot > 0 ? cur[s * C + c] / tot : 0));
       }
-      if (tot > 0 && err_c > worst)
-        worst = err_c;
+      worst = err_c > worst ? err_c : worst;
       const char *lab = es_index_str(ix, label_of_cls[c]);
       json_array_append_new(achieved, json_pack("{s:o, s:I, s:o, s:o, s:o}", "label",
                                                 lab ? json_string(lab) : json_null(), "total",
                                                 (json_int_t)tot, "counts", counts, "ratios",
                                                 ratios, "max_error", es_json_real(err_c)));
     }
+    misses = ratio_misses(&R, in_run, label_of_cls);
     free(label_of_cls);
   }
   json_t *rat = json_object();
@@ -767,13 +1024,14 @@ json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
     snprintf(gb, sizeof gb, "burst:%lld", (long long)o->group_by.burst_seconds);
   else
     snprintf(gb, sizeof gb, "%s", o->group_by.kind == ES_GROUP_DEVICE ? "device" : "cluster");
-  out = json_pack("{s:I, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o}", "seed",
-                  (json_int_t)o->seed, "ratios", rat, "group_by", gb, "items", (json_int_t)n,
-                  "already_assigned", (json_int_t)already, "assigned",
-                  (json_int_t)assigned, "joined_groups",
-                  (json_int_t)joined, "excluded", (json_int_t)excluded, "groups",
-                  (json_int_t)R.ncomp, "moved_for_leaks", (json_int_t)moved, "achieved",
-                  achieved, "max_ratio_error", es_json_real(worst));
+  out = json_pack("{s:I, s:o, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:o, s:o}",
+                  "seed", (json_int_t)o->seed, "ratios", rat, "group_by", gb, "items",
+                  (json_int_t)n, "already_assigned", (json_int_t)already, "assigned",
+                  (json_int_t)assigned, "joined_groups", (json_int_t)joined, "excluded",
+                  (json_int_t)excluded, "groups", (json_int_t)R.ncomp, "moved_for_leaks",
+                  (json_int_t)moved, "leak_rounds", (json_int_t)rounds, "achieved", achieved,
+                  "max_ratio_error", es_json_real(worst), "max_ratio_error_allowed",
+                  es_json_real(o->max_ratio_error), "ratio_misses", misses);
   if (!out)
     goto nomem;
   goto cleanup;
@@ -781,15 +1039,13 @@ json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err)
 nomem:
   es_error_set(err, ES_ENOMEM, "out of memory assigning splits");
   goto cleanup;
-fail_code:
 fail:
 cleanup:
   free(want);
   free(in_index);
   free(bf);
-  free(target);
-  free(cur);
   free(ord);
+  free(in_run);
   free_run(&R);
   return out;
 }

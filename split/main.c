@@ -27,6 +27,9 @@ static const char *const usage =
     "      --seed N           seed of the order groups are dealt out in (default 0)\n"
     "      --group-by G       cluster (default), device, or burst:SECONDS (captures of one\n"
     "                         device less than SECONDS apart); clusters are always kept whole\n"
+    "      --max-ratio-error E  when a class's shares would miss the ratios by more than E\n"
+    "                         (default 0.03; one item of rounding always passes), change\n"
+    "                         nothing and exit 1 naming the class; 1 accepts any shares\n"
     "      --verify           check for leaks; exit 1 listing the offending items\n"
     "      --list SPLIT       print the object paths of the split's items, one a line\n"
     "  -0, --null             with --list: NUL-separated\n"
@@ -46,10 +49,11 @@ static const char *const usage =
     "  -h, --help             this help\n"
     "      --version          version\n"
     "\n"
-    "Exit status: 0 done; 1 --verify found leaks; 2 bad usage; 3 I/O failure.\n";
+    "Exit status: 0 done; 1 --verify found leaks, or a class's shares missed the ratios\n"
+    "(nothing changed); 2 bad usage; 3 I/O failure.\n";
 
 enum { OPT_RATIOS = 256, OPT_SEED, OPT_GROUP, OPT_VERIFY, OPT_LIST, OPT_EXPORT, OPT_LAYOUT,
-       OPT_ONE, OPT_RELEASE, OPT_DRY, OPT_JSON, OPT_VERSION, OPT_SET_ASIDE };
+       OPT_ONE, OPT_RELEASE, OPT_DRY, OPT_JSON, OPT_VERSION, OPT_SET_ASIDE, OPT_MAX_ERR };
 
 static void print_summary(const json_t *s, int dry)
 {
@@ -75,6 +79,54 @@ static void print_summary(const json_t *s, int dry)
       printf(" %s %.4f", es_show(k), json_real_value(v));
     printf("  max error %.4f\n", json_real_value(json_object_get(row, "max_error")));
   }
+}
+
+/* The classes whose shares missed (nothing was changed), on stderr, with what would help. */
+static void print_misses(const json_t *s, const es_split_opts *so)
+{
+  const json_t *misses = json_object_get(s, "ratio_misses");
+  const char *k;
+  json_t *v;
+  fprintf(stderr, "%s: nothing changed: %zu class(es) would miss the ratios by more than "
+          "--max-ratio-error %.4g without a leak:\n", prog, json_array_size(misses),
+          so->max_ratio_error);
+  const json_t *achieved = json_object_get(s, "achieved");
+  for (size_t i = 0; i < json_array_size(misses); i++) {
+    const json_t *e = json_array_get(misses, i);
+    const char *lab = json_string_value(json_object_get(e, "label"));
+    fprintf(stderr, "  %s (%lld items): off by %.4f (allowed %.4f);",
+            lab ? es_show(lab) : "(unlabelled)",
+            (long long)json_integer_value(json_object_get(e, "total")),
+            json_real_value(json_object_get(e, "max_error")),
+            json_real_value(json_object_get(e, "allowed")));
+    for (size_t c = 0; c < json_array_size(achieved); c++) {
+      const json_t *row = json_array_get(achieved, c);
+      const char *rl = json_string_value(json_object_get(row, "label"));
+      if ((rl == NULL) != (lab == NULL) || (rl && strcmp(rl, lab)))
+        continue;
+      json_object_foreach((json_t *)json_object_get(row, "ratios"), k, v)
+        fprintf(stderr, " %s %.4f", es_show(k), json_real_value(v));
+    }
+    fprintf(stderr, "\n    largest linked sets of its new items (each goes to one split whole):");
+    const json_t *big = json_object_get(e, "largest_components");
+    for (size_t c = 0; c < json_array_size(big); c++) {
+      const json_t *b = json_array_get(big, c);
+      const char *g = json_string_value(json_object_get(b, "group"));
+      const char *sp = json_string_value(json_object_get(b, "split"));
+      fprintf(stderr, "%s %lld items (%lld of the class) in %s, group %s", c ? ";" : "",
+              (long long)json_integer_value(json_object_get(b, "items")),
+              (long long)json_integer_value(json_object_get(b, "of_class")),
+              sp ? es_show(sp) : "no split", g ? es_show(g) : "-");
+    }
+    fputc('\n', stderr);
+  }
+  fprintf(stderr, "  what would help: %s"
+          "a tighter near-duplicate relation (edgeset-collect --recluster --near N with N below "
+          "%u); more items of these classes; or --max-ratio-error 1 to accept these shares\n",
+          so->group_by.kind != ES_GROUP_CLUSTER ? "--group-by cluster (groups devices or bursts "
+                                                  "no longer); "
+                                                : "",
+          so->near.rel.radius);
 }
 
 static void print_problems(const json_t *p)
@@ -191,6 +243,7 @@ int main(int argc, char **argv)
       {"one-per-cluster", no_argument, NULL, OPT_ONE},
       {"release", required_argument, NULL, OPT_RELEASE},
       {"set-aside-leaks", no_argument, NULL, OPT_SET_ASIDE},
+      {"max-ratio-error", required_argument, NULL, OPT_MAX_ERR},
       {"dry-run", no_argument, NULL, OPT_DRY},       {"json", no_argument, NULL, OPT_JSON},
       {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},   {NULL, 0, NULL, 0}};
@@ -204,6 +257,7 @@ int main(int argc, char **argv)
   if (es_cli_parse_jobs("0", &so.jobs, &err))
     so.jobs = 1;
   es_split_ratios_parse("80:10:10", &so.ratios, &err);
+  so.max_ratio_error = 0.03;
   const char *ratios_text = "80:10:10";
 
   opterr = 0;
@@ -233,6 +287,15 @@ int main(int argc, char **argv)
         return es_cli_usage_error(prog, usage, "%s", err.msg);
       assign_opts = 1;
       break;
+    case OPT_MAX_ERR: {
+      char *e = NULL;
+      so.max_ratio_error = strtod(optarg, &e);
+      if (e == optarg || *e || !(so.max_ratio_error >= 0 && so.max_ratio_error <= 1))
+        return es_cli_usage_error(prog, usage, "--max-ratio-error '%s': expected a number "
+                                  "from 0 to 1", es_show(optarg));
+      assign_opts = 1;
+      break;
+    }
     case OPT_VERIFY: verify = 1; break;
     case OPT_LIST: list = optarg; break;
     case '0': nul = 1; break;
@@ -316,6 +379,20 @@ int main(int argc, char **argv)
       goto cleanup;
     }
     json_object_set_new(summary, "ratios_given", json_string(ratios_text));
+    const json_t *misses = json_object_get(summary, "ratio_misses");
+    if (json_array_size(misses)) {
+      json_object_set_new(summary, "dry_run", json_boolean(dry));
+      json_object_set(out, "split", summary);
+      if (json) {
+        json_dumpf(out, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+        fputc('\n', stdout);
+      } else if (!quiet) {
+        print_summary(summary, dry);
+      }
+      print_misses(summary, &so);
+      status = es_cli_finish(prog, ES_EXIT_FOUND);
+      goto cleanup;
+    }
     if (!dry && (rc = es_split_commit_assign(&st, &ix, &m, summary, &err))) {
       status = es_cli_fail(prog, rc, &err);
       goto cleanup;

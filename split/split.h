@@ -67,11 +67,15 @@ typedef struct es_split_opts {
   es_group_by group_by;
   es_split_near near; /* the dataset's near-duplicate relation */
   int jobs;
+  double max_ratio_error; /* a class whose shares miss by more is listed in "ratio_misses" */
 } es_split_opts;
 
 /* Assigns every item whose split is null, in ix (split, split_note, group are set for those
- * items only; strings are interned into ix). Returns the run's summary as JSON (new reference:
- * counts, achieved per-class ratios) or NULL with err set. */
+ * items only; strings are interned into ix). No item it puts in train or val is related to a
+ * held-out item, and none it puts in a held-out set to a train or val item. Returns the run's summary as JSON (new
+ * reference: counts, achieved per-class ratios, and "ratio_misses": the classes with items in
+ * this run whose shares miss by more than max(max_ratio_error, 1/items of the class), with
+ * their largest linked sets) or NULL with err set. The caller decides whether misses block. */
 json_t *es_split_assign(es_index *ix, const es_split_opts *o, es_error *err);
 
 /* Sets split (and split_note) of every item in split `name` to null; returns how many. */

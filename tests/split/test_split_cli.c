@@ -71,7 +71,8 @@ Test(split_cli, stable_when_a_batch_arrives)
     unsigned seed;
     const char *src = json_string_value(json_object_get(it, "src"));
     cr_assert_eq(sscanf(strrchr(src, '/') + 1, "%u.ppm", &seed), 1);
-    char *d = du_fmt("%s/b2/twin", root);
+    /* labelled like its source (dir:1), as a new frame of the same scene would be */
+    char *d = du_fmt("%s/b2/twin/%s", root, json_string_value(json_object_get(it, "label")));
     du_mkdirs(d);
     char *p = du_fmt("%s/%u.ppm", d, seed);
     du_ppm(p, seed, 2);
