@@ -123,9 +123,8 @@ int main(int argc, char **argv)
     case OPT_JSON: json = 1; break;
     case 'q': quiet = 1; break;
     case 'h':
-      fputs(usage, stdout);
       free(items);
-      return es_cli_finish(prog, ES_EXIT_OK);
+      return es_cli_help(prog, usage);
     case OPT_VERSION:
       es_cli_version(prog);
       free(items);

@@ -41,6 +41,19 @@ int es_cli_fail(const char *prog, int code, const es_error *err)
   return es_exit_status(code);
 }
 
+int es_cli_help(const char *prog, const char *usage)
+{
+  fputs("usage: ", stdout);
+  fputs(usage, stdout);
+  return es_cli_finish(prog, ES_EXIT_OK);
+}
+
+int es_cli_fail_option_file(const char *prog, int code, const es_error *err)
+{
+  es_cli_fail(prog, code, err);
+  return code == ES_ENOMEM ? ES_EXIT_FAIL : ES_EXIT_USAGE;
+}
+
 int es_cli_usage_error(const char *prog, const char *usage, const char *fmt, ...)
 {
   va_list ap;

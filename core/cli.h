@@ -12,6 +12,9 @@
 #include "core/error.h"
 #include "core/show.h"
 
+/* --help: prints "usage: <usage>" to stdout and returns es_cli_finish(prog, 0). */
+int es_cli_help(const char *prog, const char *usage);
+
 /* Prints "<prog> (edgeset) VERSION" to stdout. */
 void es_cli_version(const char *prog);
 
@@ -20,6 +23,12 @@ void es_cli_error(const char *prog, const char *fmt, ...) __attribute__((format(
 
 /* Prints "<prog>: <err->msg>" and returns es_exit_status(code). */
 int es_cli_fail(const char *prog, int code, const es_error *err);
+
+/* A file named by an option (a model, a labels file, a profile, a label source) that cannot be
+ * opened, read or parsed: the argument is unusable, so this prints "<prog>: <err->msg>" and
+ * returns ES_EXIT_USAGE (2) whatever code, except ES_ENOMEM (3). I/O failures on the dataset or
+ * on outputs go through es_cli_fail() (3). docs/cli.md. */
+int es_cli_fail_option_file(const char *prog, int code, const es_error *err);
 
 /* Bad usage: prints "<prog>: <msg>" and "usage: <usage>" (first line) and "try '<prog> --help'"
  * to stderr; returns ES_EXIT_USAGE. */

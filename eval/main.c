@@ -276,10 +276,8 @@ static int run(const eval_args *a)
   if (rc)
     es_error_prefix(&err, "cannot load model '%s'", a->model);
   if (rc) {
-    /* a model that is not usable is an unusable argument; failing to read it is I/O */
     free(bytes);
-    es_cli_error(PROG, "%s", err.msg);
-    return rc == ES_EIO || rc == ES_ENOMEM || rc == ES_EINTERNAL ? ES_EXIT_FAIL : ES_EXIT_USAGE;
+    return es_cli_fail_option_file(PROG, rc, &err);
   }
   if (a->dataset_mode) {
     int status = evaluate(a, m, bytes, len);
@@ -438,9 +436,7 @@ int main(int argc, char **argv)
       }
       break;
     case 'h':
-      fputs("usage: ", stdout);
-      fputs(USAGE, stdout);
-      status = es_cli_finish(PROG, ES_EXIT_OK);
+      status = es_cli_help(PROG, USAGE);
       goto done;
     case OPT_VERSION:
       es_cli_version(PROG);

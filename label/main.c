@@ -303,8 +303,7 @@ int main(int argc, char **argv)
     case OPT_JSON: json = 1; break;
     case 'q': quiet = 1; break;
     case 'h':
-      fputs(usage, stdout);
-      return es_cli_finish(prog, ES_EXIT_OK);
+      return es_cli_help(prog, usage);
     case OPT_VERSION:
       es_cli_version(prog);
       return es_cli_finish(prog, ES_EXIT_OK);
