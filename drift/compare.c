@@ -43,6 +43,32 @@ static void mean_std(const double *a, size_t n, double *mean, double *std)
   *std = n > 1 ? sqrt(v / (double)(n - 1)) : 0; /* sample std (ddof 1) */
 }
 
+/* How many independent values n values with design effect deff are worth. */
+static double neff_of(double n, double deff)
+{
+  return deff > 1 ? n / deff : n;
+}
+
+/* The effective size as a count for the KS distribution (at least 1). */
+static uint64_t neff_count(double neff)
+{
+  double r = nearbyint(neff);
+  return r < 1 ? 1 : (uint64_t)r;
+}
+
+/* The KS p-value of samples of na and nb values worth neff_a and neff_b independent ones:
+ * es_ks_2samp()'s own when nothing is lost. */
+static int ks_test(const double *a, size_t na, double neff_a, const double *b, size_t nb,
+                   double neff_b, es_ks_result *ks)
+{
+  if (es_ks_2samp(a, na, b, nb, ks))
+    return -1;
+  uint64_t ea = neff_count(neff_a), eb = neff_count(neff_b);
+  if (ea != na || eb != nb)
+    ks->p = es_ks_p(ks->statistic, ea, eb, &ks->exact);
+  return 0;
+}
+
 static int numeric_feature(const es_drift_sample *ref, const es_drift_sample *cur, int c,
                            const es_drift_opts *o, es_drift_feature *f, es_error *err)
 {
@@ -58,8 +84,10 @@ static int numeric_feature(const es_drift_sample *ref, const es_drift_sample *cu
     return ES_OK;
   }
   const double *a = ref->col[c], *b = cur->col[c];
+  f->neff_ref = neff_of((double)f->n_ref, ref->deff[c]);
+  f->neff_cur = neff_of((double)f->n_cur, cur->deff[c]);
   es_ks_result ks;
-  if (es_ks_2samp(a, f->n_ref, b, f->n_cur, &ks))
+  if (ks_test(a, f->n_ref, f->neff_ref, b, f->n_cur, f->neff_cur, &ks))
     return es_error_set(err, ES_ENOMEM, "out of memory in the KS test of '%s'", f->name);
   f->tested = 1;
   f->statistic = ks.statistic;
@@ -121,8 +149,9 @@ static int numeric_feature(const es_drift_sample *ref, const es_drift_sample *cu
 /* A categorical feature from two (names, counts) lists; categories are the union, in the
  * reference's order then the current's new ones. */
 static int categorical_feature(const char *name, char **rn, const double *rcnt, size_t nr_,
-                               char **cn, const double *ccnt, size_t nc_, const char *why_none,
-                               es_drift_feature *f, es_error *err)
+                               double rdeff, char **cn, const double *ccnt, size_t nc_,
+                               double cdeff, const char *why_none, es_drift_feature *f,
+                               es_error *err)
 {
   f->name = name;
   f->categorical = 1;
@@ -154,8 +183,24 @@ static int categorical_feature(const char *name, char **rn, const double *rcnt, 
     f->note = why_none;
     return ES_OK;
   }
+  /* the test sees each side's counts scaled to its effective size (a first-order Rao-Scott
+   * correction); the effect and PSI see the shares, which the scaling does not change */
+  f->neff_ref = neff_of(nr, rdeff);
+  f->neff_cur = neff_of(nc, cdeff);
+  double *er = malloc(k * sizeof *er), *ec = malloc(k * sizeof *ec);
+  if (!er || !ec) {
+    free(er);
+    free(ec);
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  }
+  for (size_t t = 0; t < k; t++) {
+    er[t] = f->ref_hist[t] * f->neff_ref / nr;
+    ec[t] = f->cur_hist[t] * f->neff_cur / nc;
+  }
   es_chi2_result chi;
-  es_chi2_homogeneity(f->ref_hist, f->cur_hist, k, &chi);
+  es_chi2_homogeneity(er, ec, k, &chi);
+  free(er);
+  free(ec);
   f->tested = 1;
   f->statistic = chi.statistic;
   f->p = chi.p;
@@ -184,9 +229,27 @@ static int embedding_feature(const es_drift_sample *ref, const es_drift_sample *
     f->note = "the embeddings have different sizes (another model?)";
     return ES_OK;
   }
+  /* whole units are shuffled between the sides: rows of one scene stay together */
+  size_t N = ref->n_emb + cur->n_emb;
+  uint32_t *block = malloc(N * sizeof *block);
+  if (!block)
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  uint32_t top = 0;
+  for (size_t i = 0; i < N; i++) {
+    int side = i >= ref->n_emb;
+    const es_drift_sample *sm = side ? cur : ref;
+    size_t k = side ? i - ref->n_emb : i;
+    uint32_t b = sm->emb_unit ? sm->emb_unit[k] : (uint32_t)k;
+    block[i] = side ? top + b : b;
+    if (!side && block[i] + 1 > top)
+      top = block[i] + 1;
+  }
+  f->neff_ref = (double)ref->n_emb;
+  f->neff_cur = (double)cur->n_emb;
   double m2, p;
-  int rc = es_drift_mmd(ref->emb, ref->n_emb, cur->emb, cur->n_emb, ref->emb_dim,
+  int rc = es_drift_mmd(ref->emb, ref->n_emb, cur->emb, cur->n_emb, ref->emb_dim, block,
                         o->mmd_perms, o->seed, o->jobs, &m2, &p, err);
+  free(block);
   if (rc)
     return rc;
   f->tested = 1;
@@ -252,15 +315,22 @@ static void device_health(const es_drift_sample *ref, const es_drift_device *d,
   h->bright_shift = bs > 0 ? (h->bright_cur - h->bright_ref) / bs : 0;
   h->sharp_p = h->bright_p = NAN;
   int enough = d->n >= o->min_device_items && r->n >= o->min_device_items;
+  h->neff_ref = neff_of((double)r->n_sample, r->deff_sharpness);
+  h->neff_cur = neff_of((double)d->n_sample, d->deff_sharpness);
   if (enough && h->sharp_ratio <= 1 - o->sharpness_drop) {
-    h->sharp_p = es_ks_2samp(r->sharpness, r->n_sample, d->sharpness, d->n_sample, &ks) ? 1
-                                                                                      : ks.p;
+    h->sharp_p = ks_test(r->sharpness, r->n_sample, h->neff_ref, d->sharpness, d->n_sample,
+                         h->neff_cur, &ks)
+                     ? 1
+                     : ks.p;
     if (h->sharp_p < o->alpha)
       h->flags |= ES_DRIFT_FLAG_SHARPNESS;
   }
   if (enough && fabs(h->bright_shift) >= o->brightness_shift) {
-    h->bright_p = es_ks_2samp(r->brightness, r->n_sample, d->brightness, d->n_sample, &ks) ? 1
-                                                                                          : ks.p;
+    h->bright_p = ks_test(r->brightness, r->n_sample,
+                          neff_of((double)r->n_sample, r->deff_brightness), d->brightness,
+                          d->n_sample, neff_of((double)d->n_sample, d->deff_brightness), &ks)
+                      ? 1
+                      : ks.p;
     if (h->bright_p < o->alpha)
       h->flags |= ES_DRIFT_FLAG_BRIGHTNESS;
   }
@@ -309,12 +379,14 @@ int es_drift_compare(const es_drift_sample *ref, const es_drift_sample *cur,
     }
   nf = (size_t)n_num;
   if ((rc = categorical_feature("label", ref->labels, ref->label_counts, ref->n_labels,
-                                cur->labels, cur->label_counts, cur->n_labels,
-                                "no labelled items on a side", &r->f[nf++], err)))
+                                ref->label_deff, cur->labels, cur->label_counts, cur->n_labels,
+                                cur->label_deff, "no labelled items on a side", &r->f[nf++],
+                                err)))
     goto cleanup;
   if (model) {
     if ((rc = categorical_feature("predicted", ref->classes, ref->pred_counts, ref->n_classes,
-                                  cur->classes, cur->pred_counts, cur->n_classes,
+                                  ref->pred_deff, cur->classes, cur->pred_counts,
+                                  cur->n_classes, cur->pred_deff,
                                   "no predictions on a side (run with --model)", &r->f[nf++],
                                   err)) ||
         (rc = embedding_feature(ref, cur, o, &r->f[nf++], err)))
@@ -408,6 +480,7 @@ static json_t *side_json(const es_drift_sample *s)
   json_t *o = json_object();
   set(o, "spec", json_string(s->spec ? s->spec : ""));
   set(o, "items", json_integer((json_int_t)s->n_items));
+  set(o, "units", json_integer((json_int_t)s->n_units));
   set(o, "augmented_skipped", json_integer((json_int_t)s->n_augmented_skipped));
   set(o, "devices", json_integer((json_int_t)s->n_dev));
   return o;
@@ -448,6 +521,8 @@ json_t *es_drift_result_json(const es_drift_result *r, const es_drift_sample *re
     set(j, "tested", json_boolean(f->tested));
     set(j, "n_reference", json_integer((json_int_t)f->n_ref));
     set(j, "n_current", json_integer((json_int_t)f->n_cur));
+    set(j, "n_effective_reference", num(f->neff_ref));
+    set(j, "n_effective_current", num(f->neff_cur));
     if (f->note)
       set(j, "note", json_string(f->note));
     if (f->tested && f->mmd) {
@@ -504,6 +579,8 @@ json_t *es_drift_result_json(const es_drift_result *r, const es_drift_sample *re
     set(j, "device", json_string(h->device));
     set(j, "n_reference", json_integer((json_int_t)h->n_ref));
     set(j, "n_current", json_integer((json_int_t)h->n_cur));
+    set(j, "n_effective_reference", num(h->neff_ref));
+    set(j, "n_effective_current", num(h->neff_cur));
     set(j, "history", json_boolean(h->has_history));
     if (h->has_history && h->n_cur) {
       set(j, "sharpness_median_reference", num(h->sharp_ref));

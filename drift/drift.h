@@ -46,6 +46,7 @@ typedef struct es_drift_device {
   double *sharpness;         /* ascending */
   double *brightness;        /* ascending */
   double clipped;            /* items whose frame is clipped */
+  double deff_sharpness, deff_brightness; /* design effects of the two histories (docs) */
   size_t occurrences;        /* occurrences in the selection (frozen check) */
   size_t frozen_run;         /* longest run of the same item in capture order */
   char frozen_item[ES_ID_HEX + 1]; /* the item of that run */
@@ -71,17 +72,45 @@ typedef struct es_drift_sample {
   size_t n_classes;
   float *emb;
   size_t n_emb, emb_dim;
+  /* Units of evidence (docs/drift.md): frames of one scene are not independent. unit[k] is the
+   * unit of the k-th selected item (selection order; NULL in a profile), n_units how many;
+   * deff per column, label_deff and pred_deff are Kish design effects (0 or 1: independent),
+   * so a column of n values weighs as n / deff; emb_unit the unit of each embedding row (NULL:
+   * each row its own). */
+  uint32_t *unit;
+  size_t n_units;
+  double deff[ES_DRIFT_N_NUMERIC];
+  double label_deff, pred_deff;
+  uint32_t *emb_unit;
 } es_drift_sample;
+
+/* What makes one unit of evidence: the near-duplicate cluster; the cluster joined with bursts
+ * (consecutive captures of one device less than burst_seconds apart; a longer run than
+ * ES_DRIFT_BURST_MAX is not a burst; the default, burst:ES_DRIFT_BURST_SECONDS); or every frame on
+ * its own (the tests then treat frames as independent, as before 2026-12-07). */
+#define ES_DRIFT_BURST_SECONDS 3
+#define ES_DRIFT_BURST_MAX 16
+typedef enum { ES_DRIFT_UNIT_CLUSTER, ES_DRIFT_UNIT_BURST, ES_DRIFT_UNIT_FRAME } es_drift_unit_kind;
+
+typedef struct es_drift_unit_rule {
+  es_drift_unit_kind kind;
+  int64_t burst_seconds;
+} es_drift_unit_rule;
+
+/* "cluster", "burst:SECONDS" (1 to 10^9) or "frame"; ES_EUSAGE otherwise. */
+int es_drift_unit_parse(const char *s, es_drift_unit_rule *u, es_error *err);
 
 /* Selections: "batch:NAME" (items whose first occurrence is in batch NAME: what the batch
  * brought), "split:NAME". Items with derived_from (augmented) are left out. The manifest form
  * also fills the size features and the frozen-output check from every occurrence; the index
  * form (million-item datasets, no JSON parsing) has stats, labels and first devices only.
  * The sample is prepared (sorted) on return; free with es_drift_sample_free() (NULL-safe). */
-int es_drift_sample_from_manifest(const es_manifest *m, const char *spec, int jobs,
-                                  es_drift_sample *s, es_error *err);
-int es_drift_sample_from_index(const es_index *ix, const char *spec, int jobs,
-                               es_drift_sample *s, es_error *err);
+int es_drift_sample_from_manifest(const es_manifest *m, const char *spec,
+                                  const es_drift_unit_rule *u, int jobs, es_drift_sample *s,
+                                  es_error *err);
+int es_drift_sample_from_index(const es_index *ix, const char *spec,
+                               const es_drift_unit_rule *u, int jobs, es_drift_sample *s,
+                               es_error *err);
 /* Builds a sample from columns the caller filled (n, col, labels ...): sorts them. */
 int es_drift_sample_prepare(es_drift_sample *s, int jobs, es_error *err);
 void es_drift_sample_free(es_drift_sample *s);
@@ -135,10 +164,12 @@ int es_drift_sample_run_model(es_drift_sample *s, const es_drift_model *dm,
 
 /* Maximum mean discrepancy between two sets of rows (Gaussian kernel, bandwidth the median
  * pairwise distance of the pooled rows): the unbiased MMD^2 and a permutation p-value
- * (1 + #{permuted >= observed}) / (1 + perms) with a seeded shuffle. */
+ * (1 + #{permuted >= observed}) / (1 + perms) with a seeded shuffle. With block (nx + ny
+ * entries: x's rows then y's, equal numbers for rows of one unit of evidence) whole blocks
+ * are shuffled between the sides; NULL: every row its own block. */
 int es_drift_mmd(const float *x, size_t nx, const float *y, size_t ny, size_t dim,
-                 unsigned perms, uint64_t seed, int jobs, double *mmd2, double *p,
-                 es_error *err);
+                 const uint32_t *block, unsigned perms, uint64_t seed, int jobs, double *mmd2,
+                 double *p, es_error *err);
 
 typedef struct es_drift_opts {
   double alpha;              /* BH false-discovery rate (0.05) */
@@ -167,7 +198,8 @@ typedef struct es_drift_feature {
   int tested;          /* 0 when a side has no values; note says why */
   const char *note;
   size_t n_ref, n_cur;
-  double statistic;    /* KS D, or chi-squared */
+  double neff_ref, neff_cur; /* the independent values they are worth (n / design effect) */
+  double statistic;    /* KS D, or chi-squared (over the effective counts) */
   double p, p_adj;
   int exact;           /* KS: exact p-value */
   unsigned dof;        /* chi-squared */
@@ -194,6 +226,7 @@ enum {
 typedef struct es_drift_health {
   const char *device; /* borrowed from the current sample */
   size_t n_ref, n_cur;
+  double neff_ref, neff_cur; /* of the sharpness history (the brightness one may differ) */
   int has_history;
   double sharp_ref, sharp_cur, sharp_ratio, sharp_p; /* medians, cur/ref, KS p */
   double bright_ref, bright_cur, bright_shift, bright_p; /* medians, shift in ref std */

@@ -462,3 +462,23 @@ int es_ks_2samp(const double *a, size_t na, const double *b, size_t nb, es_ks_re
   r->exact = 0;
   return 0;
 }
+
+double es_ks_p(double d, uint64_t n1, uint64_t n2, int *exact)
+{
+  if (n1 == 0 || n2 == 0)
+    return 1;
+  if (n1 <= ES_KS_EXACT_MAX_N && n2 <= ES_KS_EXACT_MAX_N) {
+    uint64_t g = gcd64(n1, n2);
+    double lcm = (double)(n1 / g) * (double)n2;
+    double h = ceil(d * lcm - 1e-9);
+    double p = es_ks2_exact_sf(n1, n2, h < 0 ? 0 : (uint64_t)h);
+    if (p >= 0) {
+      *exact = 1;
+      return p;
+    }
+  }
+  double m = (double)(n1 > n2 ? n1 : n2), n = (double)(n1 > n2 ? n2 : n1);
+  uint64_t ne = (uint64_t)nearbyint(m * n / (m + n));
+  *exact = 0;
+  return es_kolmogorov_sf(ne ? ne : 1, d);
+}

@@ -39,6 +39,10 @@ static const char *const usage =
     "      --drift-share S        drift only when at least this share of tested features\n"
     "                             drifted (default: any one feature)\n"
     "      --frozen-run N         identical frames in a row that flag a camera (default 5)\n"
+    "      --unit U               the unit of evidence: burst:SECONDS (default burst:3: a\n"
+    "                             near-duplicate cluster joined with the captures of one\n"
+    "                             device less than SECONDS apart, at most 16 of them),\n"
+    "                             cluster, or frame (every frame independent)\n"
     "      --model M.tflite       also compare the model's predicted classes, confidence and\n"
     "                             penultimate-layer embeddings (MMD permutation test)\n"
     "      --preprocess SPEC      image -> input tensor (docs/nn.md; default: the model's)\n"
@@ -57,7 +61,7 @@ static const char *const usage =
 
 enum { OPT_REF = 256, OPT_CUR, OPT_SAVE, OPT_PMAX, OPT_STATS, OPT_ALPHA, OPT_EFFECT, OPT_JS,
        OPT_SHARE, OPT_FROZEN, OPT_MODEL, OPT_REPORT, OPT_JSON, OPT_VERSION, OPT_PRE, OPT_MMDMAX,
-       OPT_PERMS, OPT_MINMMD, OPT_SEED };
+       OPT_PERMS, OPT_MINMMD, OPT_SEED, OPT_UNIT };
 
 static int parse_double(const char *s, double lo, double hi, double *out)
 {
@@ -90,6 +94,7 @@ typedef struct source {
   es_vocab labels;    /* labels.txt: class names in output order */
   size_t mmd_max;
   uint64_t seed;
+  es_drift_unit_rule unit;
 } source;
 
 /* The dataset's labels.txt (class names in model output order); a missing file is no names, a
@@ -119,16 +124,14 @@ static int load_sample(es_store *st, source *src, int stats_only, const char *sp
   if (!strncmp(spec, "profile:", 8)) {
     uint8_t *buf = NULL;
     size_t len = 0;
-    if ((rc = es_read_file(spec + 8, &buf, &len, err)))
-      return rc;
-    rc = es_drift_profile_parse(buf, len, spec, s, err);
-    free(buf);
-    if (rc) {
-      es_error_prefix(err, "profile '%s'", spec + 8);
-      if (rc == ES_EFORMAT || rc == ES_EVERSION)
-        rc = ES_EUSAGE; /* an unusable argument */
+    if ((rc = es_read_file(spec + 8, &buf, &len, err)) == ES_OK) {
+      rc = es_drift_profile_parse(buf, len, spec, s, err);
+      if (rc)
+        es_error_prefix(err, "profile '%s'", spec + 8);
     }
-    return rc;
+    free(buf);
+    /* a profile that cannot be read or used is an unusable argument (docs/cli.md) */
+    return rc && rc != ES_ENOMEM ? ES_EUSAGE : rc;
   }
   if (strncmp(spec, "batch:", 6) && strncmp(spec, "split:", 6))
     return es_error_set(err, ES_EUSAGE,
@@ -140,14 +143,14 @@ static int load_sample(es_store *st, source *src, int stats_only, const char *sp
         return rc;
       src->have_ix = 1;
     }
-    return es_drift_sample_from_index(&src->ix, spec, jobs, s, err);
+    return es_drift_sample_from_index(&src->ix, spec, &src->unit, jobs, s, err);
   }
   if (!src->have_m) {
     if ((rc = es_manifest_load(st, &src->m, err)))
       return rc;
     src->have_m = 1;
   }
-  if ((rc = es_drift_sample_from_manifest(&src->m, spec, jobs, s, err)))
+  if ((rc = es_drift_sample_from_manifest(&src->m, spec, &src->unit, jobs, s, err)))
     return rc;
   if (src->dm && (rc = es_drift_sample_run_model(s, src->dm, st, &src->m, spec,
                                                  src->labels.names, src->labels.n,
@@ -161,10 +164,10 @@ static int load_sample(es_store *st, source *src, int stats_only, const char *sp
 static void print_text(const es_drift_result *r, const es_drift_sample *ref,
                        const es_drift_sample *cur)
 {
-  printf("%s: %s (%zu items) against %s (%zu items): %zu of %zu features drifted, %zu "
-         "camera%s flagged\n",
-         r->found ? "drift" : "no drift", es_show(cur->spec), cur->n_items, es_show(ref->spec),
-         ref->n_items,
+  printf("%s: %s (%zu items, %zu units) against %s (%zu items, %zu units): %zu of %zu "
+         "features drifted, %zu camera%s flagged\n",
+         r->found ? "drift" : "no drift", es_show(cur->spec), cur->n_items, cur->n_units,
+         es_show(ref->spec), ref->n_items, ref->n_units,
          r->n_drifted, r->n_tested, r->n_flags, r->n_flags == 1 ? "" : "s");
   for (size_t i = 0; i < r->nf; i++) {
     const es_drift_feature *f = &r->f[i];
@@ -202,12 +205,13 @@ int main(int argc, char **argv)
       {"help", no_argument, NULL, 'h'},            {"version", no_argument, NULL, OPT_VERSION},
       {"preprocess", required_argument, NULL, OPT_PRE}, {"mmd-max", required_argument, NULL, OPT_MMDMAX},
       {"mmd-perms", required_argument, NULL, OPT_PERMS}, {"min-mmd", required_argument, NULL, OPT_MINMMD},
-      {"seed", required_argument, NULL, OPT_SEED},
+      {"seed", required_argument, NULL, OPT_SEED},  {"unit", required_argument, NULL, OPT_UNIT},
       {NULL, 0, NULL, 0}};
   const char *dir_opt = NULL, *ref_spec = NULL, *cur_spec = NULL, *save = NULL, *report = NULL;
   const char *model = NULL, *pre = NULL;
   unsigned long long mmd_max = 1000, perms = 200, seed = 0;
   int json_out = 0, quiet = 0, stats_only = 0, jobs = 0;
+  es_drift_unit_rule unit = {ES_DRIFT_UNIT_BURST, ES_DRIFT_BURST_SECONDS};
   unsigned long long pmax = 100000, frozen = 5;
   es_drift_opts o;
   es_drift_opts_default(&o);
@@ -225,7 +229,7 @@ int main(int argc, char **argv)
     case OPT_REPORT: report = optarg; break;
     case OPT_JSON: json_out = 1; break;
     case 'q': quiet = 1; break;
-    case 'h': fputs(usage, stdout); return es_cli_finish(prog, 0);
+    case 'h': return es_cli_help(prog, usage);
     case OPT_VERSION: es_cli_version(prog); return es_cli_finish(prog, 0);
     case 'j':
       if (es_cli_parse_jobs(optarg, &jobs, &err))
@@ -272,6 +276,10 @@ int main(int argc, char **argv)
         return es_cli_usage_error(prog, usage, "--min-js: '%s' is not in [0, 1]",
                                   es_show(optarg));
       break;
+    case OPT_UNIT:
+      if (es_drift_unit_parse(optarg, &unit, &err))
+        return es_cli_usage_error(prog, usage, "%s", err.msg);
+      break;
     case OPT_SHARE:
       if (parse_double(optarg, 1e-9, 1, &o.drift_share))
         return es_cli_usage_error(prog, usage, "--drift-share: '%s' is not in (0, 1]",
@@ -307,6 +315,7 @@ int main(int argc, char **argv)
   st.dirfd = st.lockfd = -1;
   int store_open = 0, rc, status = ES_EXIT_FAIL;
   source src = {0};
+  src.unit = unit;
   es_drift_sample ref = {0}, cur = {0};
   es_drift_result r = {0};
   int have_r = 0, have_dm = 0;
@@ -323,15 +332,12 @@ int main(int argc, char **argv)
   if (model) {
     uint8_t *mb = NULL;
     size_t ml = 0;
-    if ((rc = es_read_file(model, &mb, &ml, &err))) {
-      status = es_cli_fail(prog, ES_EUSAGE, &err);
-      goto cleanup;
-    }
-    rc = es_drift_model_open(mb, ml, pre, &dm, &err);
+    if (!(rc = es_read_file(model, &mb, &ml, &err)))
+      rc = es_drift_model_open(mb, ml, pre, &dm, &err);
     free(mb);
     if (rc) {
-      es_error_prefix(&err, "--model '%s'", model);
-      status = es_cli_fail(prog, rc == ES_ENOMEM ? rc : ES_EUSAGE, &err);
+      es_error_prefix(&err, "--model");
+      status = es_cli_fail_option_file(prog, rc, &err);
       goto cleanup;
     }
     have_dm = 1;

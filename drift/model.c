@@ -244,10 +244,22 @@ int es_drift_sample_run_model(es_drift_sample *s, const es_drift_model *dm,
       perm[j] = t;
       chosen[perm[i]] = 1;
     }
+    int units = s->unit && n == s->n_items;
+    free(s->emb_unit);
+    s->emb_unit = units ? malloc((ne ? ne : 1) * sizeof *s->emb_unit) : NULL;
+    if (units && !s->emb_unit) {
+      free(perm);
+      free(chosen);
+      rc = es_error_set(err, ES_ENOMEM, "out of memory");
+      goto cleanup;
+    }
     size_t row = 0;
     for (size_t i = 0; i < n; i++)
-      if (chosen[i])
+      if (chosen[i]) {
+        if (units)
+          s->emb_unit[row] = s->unit[i];
         outs[i].emb = emb + row++ * dm->emb_dim;
+      }
     free(perm);
     free(chosen);
   }
@@ -305,6 +317,31 @@ int es_drift_sample_run_model(es_drift_sample *s, const es_drift_model *dm,
     s->pred_counts[outs[k].pred] += 1;
   }
   s->n[ES_DRIFT_CONFIDENCE] = n;
+  if (s->unit && n == s->n_items) { /* design effects, while the column is in item order */
+    size_t U = s->n_units;
+    double *sum = calloc(U ? U : 1, sizeof *sum), *cnt = calloc(U ? U : 1, sizeof *cnt);
+    double *ccnt = calloc(dm->n_classes ? dm->n_classes : 1, sizeof *ccnt);
+    uint32_t *cats = malloc((n ? n : 1) * sizeof *cats), *order = malloc((U + 1 + n) * sizeof *cats);
+    if (!sum || !cnt || !ccnt || !cats || !order) {
+      free(sum);
+      free(cnt);
+      free(ccnt);
+      free(cats);
+      free(order);
+      rc = es_error_set(err, ES_ENOMEM, "out of memory");
+      goto cleanup;
+    }
+    for (size_t k = 0; k < n; k++)
+      cats[k] = (uint32_t)outs[k].pred;
+    s->deff[ES_DRIFT_CONFIDENCE] =
+        es_deff_numeric(s->col[ES_DRIFT_CONFIDENCE], s->unit, n, sum, cnt);
+    s->pred_deff = es_deff_categorical(cats, s->unit, n, U, dm->n_classes, order, ccnt);
+    free(sum);
+    free(cnt);
+    free(ccnt);
+    free(cats);
+    free(order);
+  }
   if (es_sort_doubles(s->col[ES_DRIFT_CONFIDENCE], n)) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory");
     goto cleanup;
@@ -329,9 +366,15 @@ static int cmp_d(const void *a, const void *b)
   return x < y ? -1 : x > y;
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+  return (x > y) - (x < y);
+}
+
 int es_drift_mmd(const float *x, size_t nx, const float *y, size_t ny, size_t dim,
-                 unsigned perms, uint64_t seed, int jobs, double *mmd2, double *p,
-                 es_error *err)
+                 const uint32_t *block, unsigned perms, uint64_t seed, int jobs, double *mmd2,
+                 double *p, es_error *err)
 {
   size_t N = nx + ny;
   if (nx < 2 || ny < 2)
@@ -340,13 +383,28 @@ int es_drift_mmd(const float *x, size_t nx, const float *y, size_t ny, size_t di
     return es_error_set(err, ES_ENOMEM, "out of memory");
   float *K = malloc(N * N * sizeof *K);
   double *d2 = NULL;
-  unsigned char *lab = malloc(N);
+  unsigned char *lab = malloc(N), *blab = malloc(N);
+  /* blocks renumbered 0..nblocks-1 (each row its own without block) */
+  size_t nblocks = 0;
+  uint32_t *bl = malloc(N * sizeof *bl);
+  uint64_t *key = malloc(N * sizeof *key);
+  if (bl && key) {
+    for (size_t i = 0; i < N; i++)
+      key[i] = (uint64_t)(block ? block[i] : i) << 32 | i;
+    qsort(key, N, sizeof *key, cmp_u64);
+    for (size_t k = 0; k < N; k++) {
+      if (k == 0 || key[k] >> 32 != key[k - 1] >> 32)
+        nblocks++;
+      bl[(uint32_t)key[k]] = (uint32_t)(nblocks - 1);
+    }
+  }
+  free(key);
   double *rs0 = malloc(N * sizeof *rs0), *rs1 = malloc(N * sizeof *rs1);
   int rc = ES_OK;
   /* bandwidth: the median squared distance over pairs of the first (up to) 1000 pooled rows */
   size_t nb = N < 1000 ? N : 1000, np = nb * (nb - 1) / 2, k = 0;
   d2 = malloc((np ? np : 1) * sizeof *d2);
-  if (!K || !lab || !d2 || !rs0 || !rs1) {
+  if (!K || !lab || !blab || !bl || !d2 || !rs0 || !rs1) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory for the MMD kernel matrix");
     goto cleanup;
   }
@@ -380,18 +438,30 @@ int es_drift_mmd(const float *x, size_t nx, const float *y, size_t ny, size_t di
   double obs = 0;
   unsigned ge = 0;
   uint64_t r = seed ^ 0x6d6d64ULL;
+  for (size_t i = 0; i < N; i++) /* a block's side: that of its first row */
+    blab[bl[i]] = 2;
+  for (size_t i = 0; i < N; i++)
+    if (blab[bl[i]] == 2)
+      blab[bl[i]] = i >= nx;
   for (unsigned t = 0; t <= perms; t++) {
     if (t == 0) {
       for (size_t i = 0; i < N; i++)
         lab[i] = i >= nx;
     } else {
-      for (size_t i = N - 1; i > 0; i--) { /* Fisher-Yates on the labels */
+      for (size_t i = nblocks - 1; i > 0; i--) { /* Fisher-Yates on the blocks' sides */
         size_t j = (size_t)(splitmix(&r) % (i + 1));
-        unsigned char tmp = lab[i];
-        lab[i] = lab[j];
-        lab[j] = tmp;
+        unsigned char tmp = blab[i];
+        blab[i] = blab[j];
+        blab[j] = tmp;
       }
+      for (size_t i = 0; i < N; i++)
+        lab[i] = blab[bl[i]];
     }
+    size_t cx = 0;
+    for (size_t i = 0; i < N; i++)
+      cx += !lab[i];
+    if (cx < 2 || N - cx < 2)
+      continue; /* a side too small to estimate: this shuffle cannot count as extreme */
     /* row sums in parallel, each row summed in order, then added up in order: the same
      * numbers whatever the thread count */
 #pragma omp parallel for num_threads(jobs > 0 ? jobs : 1) schedule(static)
@@ -416,8 +486,8 @@ int es_drift_mmd(const float *x, size_t nx, const float *y, size_t ny, size_t di
         sxx += rs0[i];
       }
     }
-    double m2 = sxx / ((double)nx * (double)(nx - 1)) + syy / ((double)ny * (double)(ny - 1)) -
-                2 * sxy / ((double)nx * (double)ny);
+    double fx = (double)cx, fy = (double)(N - cx);
+    double m2 = sxx / (fx * (fx - 1)) + syy / (fy * (fy - 1)) - 2 * sxy / (fx * fy);
     if (t == 0)
       obs = m2;
     else if (m2 >= obs)
@@ -429,6 +499,8 @@ cleanup:
   free(K);
   free(d2);
   free(lab);
+  free(blab);
+  free(bl);
   free(rs0);
   free(rs1);
   return rc;

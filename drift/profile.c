@@ -49,6 +49,18 @@ json_t *es_drift_profile_json(const es_drift_sample *s, size_t max_values, es_er
     if (!v || json_object_set_new(cols, es_drift_numeric_names[c], v))
       goto nomem;
   }
+  /* units of evidence: the design effects (1 when frames are independent) */
+  json_t *deff = json_object();
+  if (!deff)
+    goto nomem;
+  for (int c = 0; c < ES_DRIFT_N_NUMERIC; c++)
+    if (s->n[c])
+      json_object_set_new(deff, es_drift_numeric_names[c], json_real(s->deff[c] > 1 ? s->deff[c] : 1));
+  json_object_set_new(deff, "label", json_real(s->label_deff > 1 ? s->label_deff : 1));
+  if (s->n_classes)
+    json_object_set_new(deff, "predicted", json_real(s->pred_deff > 1 ? s->pred_deff : 1));
+  json_object_set_new(root, "units", json_integer((json_int_t)s->n_units));
+  json_object_set_new(root, "design_effects", deff);
   for (size_t i = 0; i < s->n_labels; i++)
     json_object_set_new(labels, s->labels[i], json_real(s->label_counts[i]));
   for (size_t i = 0; i < s->n_dev; i++) {
@@ -63,6 +75,8 @@ json_t *es_drift_profile_json(const es_drift_sample *s, size_t max_values, es_er
     json_object_set_new(o, "clipped", json_real(d->clipped));
     json_object_set_new(o, "sharpness", values_json(d->sharpness, d->n_sample, max_values));
     json_object_set_new(o, "brightness", values_json(d->brightness, d->n_sample, max_values));
+    json_object_set_new(o, "deff_sharpness", json_real(d->deff_sharpness > 1 ? d->deff_sharpness : 1));
+    json_object_set_new(o, "deff_brightness", json_real(d->deff_brightness > 1 ? d->deff_brightness : 1));
     json_array_append_new(devs, o);
   }
   if (s->n_classes) {
@@ -80,6 +94,12 @@ json_t *es_drift_profile_json(const es_drift_sample *s, size_t max_values, es_er
       json_array_append_new(rows, row);
     }
     json_object_set_new(root, "embeddings", rows);
+    if (s->emb_unit) {
+      json_t *eu = json_array();
+      for (size_t i = 0; eu && i < s->n_emb; i++)
+        json_array_append_new(eu, json_integer((json_int_t)s->emb_unit[i]));
+      json_object_set_new(root, "embedding_units", eu);
+    }
   }
   json_object_set_new(root, "numeric", cols);
   json_object_set_new(root, "labels", labels);
@@ -144,6 +164,20 @@ static int items_of(const json_t *v, const char *what, size_t *out, es_error *er
   return ES_OK;
 }
 
+/* An optional design effect: a finite number from 1 to 10^12 (absent: 1). */
+static int deff_of(const json_t *v, const char *what, double *out, es_error *err)
+{
+  *out = 1;
+  if (!v)
+    return ES_OK;
+  double d = json_is_number(v) ? json_number_value(v) : 0;
+  if (!(d >= 1 && d <= 1e12))
+    return es_error_set(err, ES_EFORMAT, "design effect of '%s' is not a number from 1 to 1e12",
+                        what);
+  *out = d;
+  return ES_OK;
+}
+
 int es_drift_profile_parse(const uint8_t *buf, size_t len, const char *spec,
                            es_drift_sample *s, es_error *err)
 {
@@ -184,6 +218,27 @@ int es_drift_profile_parse(const uint8_t *buf, size_t len, const char *spec,
   for (int c = 0; c < ES_DRIFT_N_NUMERIC; c++) {
     const json_t *a = json_object_get(cols, es_drift_numeric_names[c]);
     if (a && (rc = read_values(a, es_drift_numeric_names[c], &s->col[c], &s->n[c], err)))
+      goto cleanup;
+  }
+  /* units of evidence (absent in profiles written before 2026-12-07: frames independent) */
+  const json_t *units = json_object_get(root, "units");
+  if (units && (rc = items_of(units, "units", &s->n_units, err)))
+    goto cleanup;
+  if (s->n_units > s->n_items) {
+    rc = es_error_set(err, ES_EFORMAT, "\"units\" is more than \"items\"");
+    goto cleanup;
+  }
+  const json_t *deffs = json_object_get(root, "design_effects");
+  if (deffs && !json_is_object(deffs)) {
+    rc = es_error_set(err, ES_EFORMAT, "\"design_effects\" is not an object");
+    goto cleanup;
+  }
+  for (int c = 0; deffs && c < ES_DRIFT_N_NUMERIC + 2; c++) {
+    const char *nm = c < ES_DRIFT_N_NUMERIC ? es_drift_numeric_names[c]
+                     : c == ES_DRIFT_N_NUMERIC ? "label" : "predicted";
+    double *dst = c < ES_DRIFT_N_NUMERIC ? &s->deff[c]
+                  : c == ES_DRIFT_N_NUMERIC ? &s->label_deff : &s->pred_deff;
+    if ((rc = deff_of(json_object_get(deffs, nm), nm, dst, err)))
       goto cleanup;
   }
   const json_t *labels = json_object_get(root, "labels");
@@ -231,6 +286,13 @@ int es_drift_profile_parse(const uint8_t *buf, size_t len, const char *spec,
                           err)) ||
         (rc = read_values(json_object_get(o, "brightness"), "brightness", &d->brightness, &nb,
                           err))) {
+      es_error_prefix(err, "device '%s'", d->name);
+      goto cleanup;
+    }
+    if ((rc = deff_of(json_object_get(o, "deff_sharpness"), "deff_sharpness",
+                      &d->deff_sharpness, err)) ||
+        (rc = deff_of(json_object_get(o, "deff_brightness"), "deff_brightness",
+                      &d->deff_brightness, err))) {
       es_error_prefix(err, "device '%s'", d->name);
       goto cleanup;
     }
@@ -298,6 +360,25 @@ int es_drift_profile_parse(const uint8_t *buf, size_t len, const char *spec,
       }
     }
     s->n_emb = k;
+    const json_t *eu = json_object_get(root, "embedding_units");
+    if (eu) {
+      if (!json_is_array(eu) || json_array_size(eu) != k ||
+          !(s->emb_unit = malloc(k * sizeof *s->emb_unit))) {
+        rc = es_error_set(err, eu && json_is_array(eu) && json_array_size(eu) == k ? ES_ENOMEM
+                                                                                 : ES_EFORMAT,
+                          "\"embedding_units\" is not one unit number per embedding row");
+        goto cleanup;
+      }
+      for (size_t i = 0; i < k; i++) {
+        const json_t *v = json_array_get(eu, i);
+        if (!json_is_integer(v) || json_integer_value(v) < 0 ||
+            json_integer_value(v) > (json_int_t)UINT32_MAX - 1) {
+          rc = es_error_set(err, ES_EFORMAT, "embedding unit %zu is not a unit number", i);
+          goto cleanup;
+        }
+        s->emb_unit[i] = (uint32_t)json_integer_value(v);
+      }
+    }
     s->emb_dim = dim;
   }
   /* columns are ascending already; prepare sorts labels and devices by name */

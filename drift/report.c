@@ -73,10 +73,13 @@ static void write_report(FILE *f, const es_drift_result *r, const es_drift_sampl
           r->n_flags, r->n_flags == 1 ? "" : "s");
   fputs("<p>Dataset ", f);
   es_html_escape(f, dataset);
-  fprintf(f, ", %s. Reference: %zu items; current: %zu items (augmented items left out: %zu and "
-             "%zu). A feature drifts when its Benjamini-Hochberg adjusted p-value is below ",
-          when ? when : "", ref->n_items, cur->n_items, ref->n_augmented_skipped,
-          cur->n_augmented_skipped);
+  fprintf(f, ", %s. Reference: %zu items in %zu independent units (scenes: near-duplicate "
+             "clusters and bursts); current: %zu items in %zu units (augmented items left out: "
+             "%zu and %zu). The tests weigh each side by its effective size (the items over "
+             "Kish's design effect), shown beside the counts. A feature drifts when its "
+             "Benjamini-Hochberg adjusted p-value is below ",
+          when ? when : "", ref->n_items, ref->n_units, cur->n_items, cur->n_units,
+          ref->n_augmented_skipped, cur->n_augmented_skipped);
   numfmt(f, o->alpha);
   fputs(" and its effect is at least ", f);
   numfmt(f, o->min_effect_numeric);
@@ -87,7 +90,7 @@ static void write_report(FILE *f, const es_drift_result *r, const es_drift_sampl
         "width=\"12\" height=\"12\"/></svg> reference <svg width=\"12\" height=\"12\"><rect "
         "class=\"cur\" width=\"12\" height=\"12\"/></svg> current</p>\n", f);
   fputs("<table><tr><th>feature</th><th>verdict</th><th>effect</th><th>test</th>"
-        "<th>statistic</th><th>p</th><th>adjusted p</th><th>PSI</th><th>n ref / cur</th>"
+        "<th>statistic</th><th>p</th><th>adjusted p</th><th>PSI</th><th>n ref / cur (effective)</th>"
         "<th>distribution</th></tr>\n", f);
   for (size_t i = 0; i < r->nf; i++) {
     const es_drift_feature *ft = &r->f[i];
@@ -118,7 +121,8 @@ static void write_report(FILE *f, const es_drift_result *r, const es_drift_sampl
     numfmt(f, ft->p_adj);
     fputs("</td><td>", f);
     numfmt(f, ft->psi);
-    fprintf(f, "</td><td>%zu / %zu</td><td class=\"l\">", ft->n_ref, ft->n_cur);
+    fprintf(f, "</td><td>%zu / %zu<br>(%.0f / %.0f)</td><td class=\"l\">", ft->n_ref,
+            ft->n_cur, ft->neff_ref, ft->neff_cur);
     if (ft->mmd)
       fputs("MMD<sup>2</sup> of the penultimate-layer embeddings (Gaussian kernel)", f);
     else

@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/isotime.h"
 #include "core/strmap.h"
+#include "core/unionfind.h"
 #include "drift/drift.h"
 #include "drift/stats.h"
 
@@ -247,7 +249,190 @@ void es_drift_sample_free(es_drift_sample *s)
   free(s->classes);
   free(s->pred_counts);
   free(s->emb);
+  free(s->unit);
+  free(s->emb_unit);
   memset(s, 0, sizeof *s);
+}
+
+/* ---- units of evidence ------------------------------------------------------------------ */
+
+int es_drift_unit_parse(const char *s, es_drift_unit_rule *u, es_error *err)
+{
+  memset(u, 0, sizeof *u);
+  if (!strcmp(s, "cluster"))
+    return ES_OK;
+  if (!strcmp(s, "frame")) {
+    u->kind = ES_DRIFT_UNIT_FRAME;
+    return ES_OK;
+  }
+  if (!strncmp(s, "burst:", 6)) {
+    char *e = NULL;
+    long long v = strtoll(s + 6, &e, 10);
+    if (s[6] >= '0' && s[6] <= '9' && !*e && v >= 1 && v <= 1000000000) {
+      u->kind = ES_DRIFT_UNIT_BURST;
+      u->burst_seconds = v;
+      return ES_OK;
+    }
+  }
+  return es_error_set(err, ES_EUSAGE,
+                      "--unit '%s': expected cluster, burst:SECONDS (1 to 10^9) or frame", s);
+}
+
+/* What each selected item brings to its unit: its cluster (the representative's key), its
+ * first occurrence's device and capture time. */
+typedef struct unit_in {
+  uint64_t cluster;
+  uint64_t device; /* 0: none */
+  int64_t time;    /* ES_INDEX_NO_TIME: none */
+  uint32_t item;
+} unit_in;
+
+static int cmp_unit_burst(const void *a, const void *b)
+{
+  const unit_in *x = a, *y = b;
+  if (x->device != y->device)
+    return x->device < y->device ? -1 : 1;
+  if (x->time != y->time)
+    return x->time < y->time ? -1 : 1;
+  return (x->item > y->item) - (x->item < y->item);
+}
+
+/* s->unit and s->n_units for the n selected items described by in (in selection order; the
+ * array is reordered). Units are numbered in the order of their first item. */
+static int assign_units(es_drift_sample *s, unit_in *in, size_t n, const es_drift_unit_rule *u,
+                        es_error *err)
+{
+  uint32_t *p = malloc((n ? n : 1) * sizeof *p);
+  s->unit = malloc((n ? n : 1) * sizeof *s->unit);
+  if (!p || !s->unit) {
+    free(p);
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  }
+  for (size_t i = 0; i < n; i++)
+    p[i] = (uint32_t)i;
+  if (u->kind != ES_DRIFT_UNIT_FRAME) {
+    /* items of one cluster: an open-addressing table from the cluster key to its first item */
+    size_t cap = 16;
+    while (cap < 2 * n)
+      cap *= 2;
+    uint64_t *keys = malloc(cap * sizeof *keys);
+    uint32_t *first = malloc(cap * sizeof *first);
+    if (!keys || !first) {
+      free(keys);
+      free(first);
+      free(p);
+      return es_error_set(err, ES_ENOMEM, "out of memory");
+    }
+    for (size_t k = 0; k < cap; k++)
+      first[k] = UINT32_MAX;
+    for (size_t j = 0; j < n; j++) {
+      uint64_t h = in[j].cluster * 0x9E3779B97F4A7C15ull;
+      size_t k = (size_t)(h >> 20) & (cap - 1);
+      while (first[k] != UINT32_MAX && keys[k] != in[j].cluster)
+        k = (k + 1) & (cap - 1);
+      if (first[k] == UINT32_MAX) {
+        keys[k] = in[j].cluster;
+        first[k] = in[j].item;
+      } else {
+        es_uf_union(p, first[k], in[j].item);
+      }
+    }
+    free(keys);
+    free(first);
+  }
+  if (u->kind == ES_DRIFT_UNIT_BURST) {
+    /* a run of one device's captures, each less than burst_seconds after the previous, is a
+     * burst when it has at most ES_DRIFT_BURST_MAX captures; a longer run is not taken as one
+     * (file times that are the moment of a copy, a camera that never pauses) */
+    size_t m = 0; /* only items with a device and a time can be in a burst */
+    for (size_t j = 0; j < n; j++)
+      if (in[j].device && in[j].time != ES_INDEX_NO_TIME)
+        in[m++] = in[j];
+    qsort(in, m, sizeof *in, cmp_unit_burst);
+    for (size_t a = 0, b; a < m; a = b) {
+      for (b = a + 1; b < m && in[b].device == in[b - 1].device &&
+                      (uint64_t)in[b].time - (uint64_t)in[b - 1].time <
+                          (uint64_t)u->burst_seconds; /* ascending: no overflow */
+           b++)
+        ;
+      if (b - a <= ES_DRIFT_BURST_MAX)
+        for (size_t j = a + 1; j < b; j++)
+          es_uf_union(p, in[j - 1].item, in[j].item);
+    }
+  }
+  s->n_units = 0;
+  for (size_t i = 0; i < n; i++) {
+    uint32_t r = es_uf_find(p, (uint32_t)i);
+    s->unit[i] = r == i ? (uint32_t)s->n_units++ : s->unit[r]; /* r <= i: numbered */
+  }
+  free(p);
+  return ES_OK;
+}
+
+/* The design effects of a sample whose columns (and device histories) are still in selection
+ * order: rows of columns 0-5 are the items; those of pixels and aspect the items with a size
+ * (sized[k]); lab[k] the item's label slot or UINT32_MAX; devk[k] its device slot or
+ * UINT32_MAX. */
+static int sample_deffs(es_drift_sample *s, const uint8_t *sized, const uint32_t *lab,
+                        const uint32_t *devk, es_error *err)
+{
+  size_t n = s->n_items, U = s->n_units;
+  double *sum = calloc(U ? U : 1, sizeof *sum), *cnt = calloc(U ? U : 1, sizeof *cnt);
+  double *ccnt = calloc(s->n_labels ? s->n_labels : 1, sizeof *ccnt);
+  uint32_t *rows = malloc((n ? n : 1) * sizeof *rows), *cats = malloc((n ? n : 1) * sizeof *cats);
+  uint32_t *order = malloc((U + 1 + n) * sizeof *order);
+  int rc = ES_OK;
+  if (!sum || !cnt || !ccnt || !rows || !cats || !order) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (int c = 0; c < 6; c++)
+    s->deff[c] = es_deff_numeric(s->col[c], s->unit, s->n[c], sum, cnt);
+  size_t k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (sized[i])
+      rows[k++] = s->unit[i];
+  s->deff[ES_DRIFT_PIXELS] = es_deff_numeric(s->col[ES_DRIFT_PIXELS], rows, k, sum, cnt);
+  s->deff[ES_DRIFT_ASPECT] = es_deff_numeric(s->col[ES_DRIFT_ASPECT], rows, k, sum, cnt);
+  k = 0;
+  for (size_t i = 0; i < n; i++)
+    if (lab[i] != UINT32_MAX) {
+      rows[k] = s->unit[i];
+      cats[k++] = lab[i];
+    }
+  s->label_deff = es_deff_categorical(cats, rows, k, U, s->n_labels, order, ccnt);
+  /* devices: the items of each, in order, by a counting sort on the slot */
+  size_t nd = s->n_dev;
+  uint32_t *start = calloc(nd + 1, sizeof *start);
+  if (!start) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory");
+    goto done;
+  }
+  for (size_t i = 0; i < n; i++)
+    if (devk[i] != UINT32_MAX)
+      start[devk[i] + 1]++;
+  for (size_t d = 0; d < nd; d++)
+    start[d + 1] += start[d];
+  for (size_t i = 0; i < n; i++)
+    if (devk[i] != UINT32_MAX)
+      rows[start[devk[i]]++] = s->unit[i];
+  for (size_t d = nd; d > 0; d--)
+    start[d] = start[d - 1];
+  start[0] = 0;
+  for (size_t d = 0; d < nd; d++) {
+    es_drift_device *dv = &s->dev[d];
+    dv->deff_sharpness = es_deff_numeric(dv->sharpness, rows + start[d], dv->n, sum, cnt);
+    dv->deff_brightness = es_deff_numeric(dv->brightness, rows + start[d], dv->n, sum, cnt);
+  }
+  free(start);
+done:
+  free(sum);
+  free(cnt);
+  free(ccnt);
+  free(rows);
+  free(cats);
+  free(order);
+  return rc;
 }
 
 /* ---- from the manifest ------------------------------------------------------------------ */
@@ -281,8 +466,20 @@ static int selected_item(const es_item *it, const selection *sel)
   return it->split && !strcmp(it->split, sel->name);
 }
 
-int es_drift_sample_from_manifest(const es_manifest *m, const char *spec, int jobs,
-                                  es_drift_sample *s, es_error *err)
+/* The first 16 hex digits of an id as a number (ids are content hashes). */
+static uint64_t id_key(const char *id)
+{
+  uint64_t v = 0;
+  for (int k = 0; k < 16 && id[k]; k++) {
+    char c = id[k];
+    v = v << 4 | (uint64_t)(c >= 'a' ? c - 'a' + 10 : c >= 'A' ? c - 'A' + 10 : c - '0') % 16;
+  }
+  return v;
+}
+
+int es_drift_sample_from_manifest(const es_manifest *m, const char *spec,
+                                  const es_drift_unit_rule *u, int jobs, es_drift_sample *s,
+                                  es_error *err)
 {
   selection sel;
   es_strmap devmap = {0};
@@ -290,10 +487,22 @@ int es_drift_sample_from_manifest(const es_manifest *m, const char *spec, int jo
   colcap cc = {{0}};
   occ *occs = NULL;
   size_t n_occ = 0, cap_occ = 0;
+  unit_in *uin = NULL;
+  uint8_t *sized = NULL;
+  uint32_t *lab = NULL, *devk = NULL;
   memset(s, 0, sizeof *s);
   int rc = parse_spec(spec, &sel, err);
   if (rc)
     return rc;
+  size_t nm = m->n ? m->n : 1;
+  uin = malloc(nm * sizeof *uin);
+  sized = malloc(nm);
+  lab = malloc(nm * sizeof *lab);
+  devk = malloc(nm * sizeof *devk);
+  if (!uin || !sized || !lab || !devk) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory");
+    goto cleanup;
+  }
   if (!(s->spec = strdup(spec)))
     return es_error_set(err, ES_ENOMEM, "out of memory");
   for (size_t i = 0; i < m->n; i++) {
@@ -312,21 +521,38 @@ int es_drift_sample_from_manifest(const es_manifest *m, const char *spec, int jo
       for (int c = 0; c < 6; c++)
         if ((rc = push(s, &cc, c, v[c], err)))
           goto cleanup;
-      if (it->width > 0 && it->height > 0) {
+      size_t row = s->n_items;
+      sized[row] = it->width > 0 && it->height > 0;
+      if (sized[row]) {
         if ((rc = push(s, &cc, ES_DRIFT_PIXELS, (double)it->width * it->height, err)) ||
             (rc = push(s, &cc, ES_DRIFT_ASPECT, (double)it->width / it->height, err)))
           goto cleanup;
       }
-      if ((rc = es_drift_sample_add_label(s, it->label, 1, err)))
-        goto cleanup;
+      lab[row] = UINT32_MAX;
+      if (!it->label)
+        s->unlabelled += 1;
+      else {
+        size_t k;
+        if ((rc = find_label(s, it->label, &k, err)))
+          goto cleanup;
+        s->label_counts[k] += 1;
+        lab[row] = (uint32_t)k;
+      }
       s->n_items++;
       const char *devname = it->n_seen ? it->seen[0].device : NULL;
+      int64_t t = ES_INDEX_NO_TIME;
+      if (it->n_seen && it->seen[0].time && es_time_seconds(it->seen[0].time, &t))
+        t = ES_INDEX_NO_TIME;
+      devk[row] = UINT32_MAX;
       if (devname) {
         size_t k;
         if ((rc = device_slot(s, &devmap, &acc, devname, &k, err)) ||
             (rc = device_add(s, acc, k, v, err)))
           goto cleanup;
+        devk[row] = (uint32_t)k;
       }
+      uin[row] = (unit_in){id_key(it->cluster[0] ? it->cluster : it->id),
+                           devname ? devk[row] + 1 : 0, t, (uint32_t)row};
     }
     if (aug)
       continue;
@@ -361,10 +587,17 @@ int es_drift_sample_from_manifest(const es_manifest *m, const char *spec, int jo
     }
     a = b;
   }
+  if ((rc = assign_units(s, uin, s->n_items, u, err)) ||
+      (rc = sample_deffs(s, sized, lab, devk, err)))
+    goto cleanup;
   rc = es_drift_sample_prepare(s, jobs, err);
 cleanup:
   free(occs);
   free(acc);
+  free(uin);
+  free(sized);
+  free(lab);
+  free(devk);
   es_strmap_free(&devmap);
   if (rc)
     es_drift_sample_free(s);
@@ -373,8 +606,9 @@ cleanup:
 
 /* ---- from the binary index -------------------------------------------------------------- */
 
-int es_drift_sample_from_index(const es_index *ix, const char *spec, int jobs,
-                               es_drift_sample *s, es_error *err)
+int es_drift_sample_from_index(const es_index *ix, const char *spec,
+                               const es_drift_unit_rule *u, int jobs, es_drift_sample *s,
+                               es_error *err)
 {
   selection sel;
   memset(s, 0, sizeof *s);
@@ -382,6 +616,9 @@ int es_drift_sample_from_index(const es_index *ix, const char *spec, int jobs,
   if (rc)
     return rc;
   size_t *lab = NULL, *devk = NULL, *dcount = NULL, *lcount = NULL;
+  unit_in *uin = NULL;
+  uint8_t *sized = NULL;
+  uint32_t *rlab = NULL, *rdev = NULL;
   if (!(s->spec = strdup(spec))) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory");
     goto cleanup;
@@ -447,12 +684,27 @@ int es_drift_sample_from_index(const es_index *ix, const char *spec, int jobs,
   }
   s->unlabelled = (double)unl;
   s->n_items = n;
+  uin = malloc((n ? n : 1) * sizeof *uin);
+  sized = calloc(n ? n : 1, 1); /* the index has no sizes */
+  rlab = malloc((n ? n : 1) * sizeof *rlab);
+  rdev = malloc((n ? n : 1) * sizeof *rdev);
+  if (!uin || !sized || !rlab || !rdev) {
+    rc = es_error_set(err, ES_ENOMEM, "out of memory");
+    goto cleanup;
+  }
+  size_t row = 0;
   for (size_t i = 0; i < ix->n && want != ES_INDEX_NONE; i++) {
     const es_index_item *it = &ix->items[i];
     if ((sel.by_batch ? it->batch : it->split) != want || it->derived_from != ES_INDEX_NONE)
       continue;
     for (int c = 0; c < 6; c++)
       s->col[c][s->n[c]++] = it->stats[c];
+    rlab[row] = it->label == ES_INDEX_NONE ? UINT32_MAX : (uint32_t)lab[it->label];
+    rdev[row] = it->device == ES_INDEX_NONE ? UINT32_MAX : (uint32_t)devk[it->device];
+    uin[row] = (unit_in){it->cluster != ES_INDEX_NONE ? it->cluster : i,
+                         it->device == ES_INDEX_NONE ? 0 : (uint64_t)it->device + 1, it->time,
+                         (uint32_t)row};
+    row++;
     if (it->device != ES_INDEX_NONE) {
       es_drift_device *d = &s->dev[devk[it->device]];
       d->sharpness[d->n] = it->stats[2];
@@ -463,8 +715,14 @@ int es_drift_sample_from_index(const es_index *ix, const char *spec, int jobs,
       d->n_sample = d->n;
     }
   }
+  if ((rc = assign_units(s, uin, n, u, err)) || (rc = sample_deffs(s, sized, rlab, rdev, err)))
+    goto cleanup;
   rc = es_drift_sample_prepare(s, jobs, err);
 cleanup:
+  free(uin);
+  free(sized);
+  free(rlab);
+  free(rdev);
   free(lab);
   free(devk);
   free(dcount);

@@ -25,6 +25,12 @@ typedef struct es_ks_result {
  * size is 0 or the exact computation needs memory that cannot be had (then nothing is set). */
 int es_ks_2samp(const double *a, size_t na, const double *b, size_t nb, es_ks_result *r);
 
+/* The two-sided p-value of a two-sample KS statistic d as if the samples had n1 and n2
+ * independent values (the effective sizes of clustered samples): the same method choice as
+ * es_ks_2samp(); the exact branch takes P(D >= ceil(d lcm - 1e-9) / lcm). *exact tells which.
+ * With the real sizes and d from es_ks_2samp() it gives es_ks_2samp()'s p. */
+double es_ks_p(double d, uint64_t n1, uint64_t n2, int *exact);
+
 /* P(D_n >= x) for the one-sided one-sample statistic D_n^+ (scipy.special.smirnov). */
 double es_smirnov_sf(uint64_t n, double x);
 /* P(D_n >= x) for the two-sided one-sample statistic (scipy.stats.kstwo.sf(x, n)). */
@@ -65,6 +71,19 @@ size_t es_quantile_edges(const double *a, size_t n, unsigned bins, double *edges
 double es_quantile(const double *a, size_t n, double q);
 /* Counts of ascending a in the bins (-inf, e0], (e0, e1], ..., (e_last, inf): ne + 1 counts. */
 void es_bin_counts(const double *a, size_t n, const double *edges, size_t ne, double *counts);
+
+/* Kish's design effect of a clustered sample, deff = 1 + (m - 1) rho: rho is the one-way ANOVA
+ * estimator of the intraclass correlation of the values over their units (clipped to [0, 1];
+ * 1 when it is undefined because nothing varies), m = sum of squared unit sizes / n. The
+ * sample then carries as much evidence as n / deff independent values. Values y[i] (numeric)
+ * or categories cat[i] < n_cats (categorical: the one-hot vectors), unit[i] < n_units; 1 when
+ * no unit holds two values, n when one unit holds all. The _cat form needs n_units + 1 + n
+ * entries of scratch in order (and n_cats doubles in cnt); both use and zero sum/cnt arrays of
+ * n_units (all zero on entry). */
+double es_deff_numeric(const double *y, const uint32_t *unit, size_t n, double *sum,
+                       double *cnt);
+double es_deff_categorical(const uint32_t *cat, const uint32_t *unit, size_t n, size_t n_units,
+                           size_t n_cats, uint32_t *order, double *cnt);
 
 /* Benjamini-Hochberg adjusted p-values (monotone, capped at 1) of p[0..n) into q. idx is a
  * scratch array of n entries. */

@@ -26,6 +26,7 @@
 
 #include "core/json.h"
 #include "core/near_index.h"
+#include "core/unionfind.h"
 #include "split/split.h"
 #include "split/split_internal.h"
 
@@ -120,29 +121,6 @@ int es_group_by_parse(const char *s, es_group_by *g, es_error *err)
   }
   return es_error_set(err, ES_EUSAGE,
                       "--group-by '%s': expected cluster, device or burst:SECONDS (1 to 10^9)", s);
-}
-
-/* ---- union-find ---- */
-
-static uint32_t uf_find(uint32_t *p, uint32_t x)
-{
-  while (p[x] != x) {
-    p[x] = p[p[x]];
-    x = p[x];
-  }
-  return x;
-}
-
-static void uf_union(uint32_t *p, uint32_t a, uint32_t b)
-{
-  a = uf_find(p, a);
-  b = uf_find(p, b);
-  if (a == b)
-    return;
-  if (a < b) /* the smaller item number is the root: roots are deterministic */
-    p[b] = a;
-  else
-    p[a] = b;
 }
 
 typedef struct by_time {
@@ -292,9 +270,9 @@ static int build_components(run *R, es_error *err)
   for (size_t i = 0; i < n; i++) {
     const es_index_item *x = &ix->items[i];
     if (x->cluster != NONE)
-      uf_union(R->parent, (uint32_t)i, x->cluster);
+      es_uf_union(R->parent, (uint32_t)i, x->cluster);
     if (x->derived_from != NONE)
-      uf_union(R->parent, (uint32_t)i, x->derived_from);
+      es_uf_union(R->parent, (uint32_t)i, x->derived_from);
   }
   if (R->o->group_by.kind == ES_GROUP_DEVICE) {
     uint32_t *first = malloc((ix->n_strs ? ix->n_strs : 1) * sizeof *first);
@@ -309,7 +287,7 @@ static int build_components(run *R, es_error *err)
       if (first[d] == NONE)
         first[d] = (uint32_t)i;
       else
-        uf_union(R->parent, first[d], (uint32_t)i);
+        es_uf_union(R->parent, first[d], (uint32_t)i);
     }
     free(first);
   } else if (R->o->group_by.kind == ES_GROUP_BURST) {
@@ -324,13 +302,13 @@ static int build_components(run *R, es_error *err)
     for (size_t j = 1; j < k; j++)
       if (v[j].device == v[j - 1].device &&
           v[j].time - v[j - 1].time < R->o->group_by.burst_seconds)
-        uf_union(R->parent, v[j - 1].item, v[j].item);
+        es_uf_union(R->parent, v[j - 1].item, v[j].item);
     free(v);
   }
   /* components numbered in the order of their smallest item */
   R->ncomp = 0;
   for (size_t i = 0; i < n; i++) {
-    uint32_t r = uf_find(R->parent, (uint32_t)i);
+    uint32_t r = es_uf_find(R->parent, (uint32_t)i);
     if (r == i)
       R->comp_of[i] = (uint32_t)R->ncomp++;
     else
@@ -445,7 +423,7 @@ static int excluded_note(run *R, uint64_t mask, uint32_t *out, es_error *err)
 
 static uint32_t root_of(run *R, uint32_t c)
 {
-  return uf_find(R->cpar, c);
+  return es_uf_find(R->cpar, c);
 }
 
 static int is_unassigned(const run *R, uint32_t i)

@@ -240,15 +240,105 @@ Test(stats, mmd_separates_and_does_not_depend_on_threads)
   float *a = gauss_rows(n, dim, 0, 1), *b = gauss_rows(n, dim, 0, 2),
         *c = gauss_rows(n, dim, 0.6, 3);
   double m_same, p_same, m_shift, p_shift, m2, p2;
-  cr_assert_eq(es_drift_mmd(a, n, b, n, dim, 200, 7, 1, &m_same, &p_same, NULL), 0);
-  cr_assert_eq(es_drift_mmd(a, n, c, n, dim, 200, 7, 1, &m_shift, &p_shift, NULL), 0);
-  cr_assert_eq(es_drift_mmd(a, n, c, n, dim, 200, 7, 2, &m2, &p2, NULL), 0);
+  cr_assert_eq(es_drift_mmd(a, n, b, n, dim, NULL, 200, 7, 1, &m_same, &p_same, NULL), 0);
+  cr_assert_eq(es_drift_mmd(a, n, c, n, dim, NULL, 200, 7, 1, &m_shift, &p_shift, NULL), 0);
+  cr_assert_eq(es_drift_mmd(a, n, c, n, dim, NULL, 200, 7, 2, &m2, &p2, NULL), 0);
   cr_expect(p_same > 0.05, "same distribution: p %g", p_same);
   cr_expect(p_shift < 0.01, "shifted by 0.6 sd: p %g", p_shift);
   cr_expect(m_shift > m_same);
   cr_expect(m2 == m_shift && p2 == p_shift, "jobs changed the result");
-  cr_expect_neq(es_drift_mmd(a, 1, c, n, dim, 10, 7, 1, &m2, &p2, NULL), 0);
+  cr_expect_neq(es_drift_mmd(a, 1, c, n, dim, NULL, 10, 7, 1, &m2, &p2, NULL), 0);
   free(a);
   free(b);
   free(c);
+}
+
+/* Bursts: 40 scenes per side from one distribution, each seen as 5 identical rows. Shuffling
+ * rows treats 200 values a side as independent and finds a difference that is not there;
+ * shuffling whole scenes (blocks) does not. */
+Test(stats, mmd_shuffles_whole_units)
+{
+  size_t scenes = 40, copies = 5, dim = 8, n = scenes * copies;
+  float *a0 = gauss_rows(scenes, dim, 0, 11), *b0 = gauss_rows(scenes, dim, 0, 12);
+  float *a = malloc(n * dim * sizeof *a), *b = malloc(n * dim * sizeof *b);
+  uint32_t *block = malloc(2 * n * sizeof *block);
+  for (size_t i = 0; i < n; i++) {
+    memcpy(a + i * dim, a0 + (i / copies) * dim, dim * sizeof *a);
+    memcpy(b + i * dim, b0 + (i / copies) * dim, dim * sizeof *b);
+    block[i] = (uint32_t)(i / copies);
+    block[n + i] = (uint32_t)(scenes + i / copies);
+  }
+  double m_rows, p_rows, m_blocks, p_blocks;
+  cr_assert_eq(es_drift_mmd(a, n, b, n, dim, NULL, 200, 7, 1, &m_rows, &p_rows, NULL), 0);
+  cr_assert_eq(es_drift_mmd(a, n, b, n, dim, block, 200, 7, 1, &m_blocks, &p_blocks, NULL), 0);
+  cr_expect(m_rows == m_blocks, "the statistic does not depend on the blocks");
+  cr_expect(p_rows < 0.05, "rows shuffled: p %g (expected a false alarm)", p_rows);
+  cr_expect(p_blocks > 0.05, "scenes shuffled: p %g", p_blocks);
+  free(a0);
+  free(b0);
+  free(a);
+  free(b);
+  free(block);
+}
+
+static uint64_t splitmix_test(uint64_t *s)
+{
+  uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+  return z ^ (z >> 31);
+}
+
+/* Kish's design effect: 1 for singletons, the unit size for identical values in equal units
+ * (and n^2 / sum m^2 for unequal ones), about 1 when the values do not depend on the unit, n
+ * when one unit holds all; the categorical form agrees on the same cases. */
+Test(stats, design_effect)
+{
+  enum { N = 600 };
+  static double y[N], sum[N], cnt[N], ccnt[8];
+  static uint32_t unit[N], cat[N], order[2 * N + 1];
+  uint64_t r = 99;
+  for (size_t i = 0; i < N; i++) {
+    y[i] = (double)(i % 7);
+    unit[i] = (uint32_t)i;
+  }
+  cr_expect_float_eq(es_deff_numeric(y, unit, N, sum, cnt), 1.0, 1e-12);
+  /* units of 6 identical values */
+  for (size_t i = 0; i < N; i++) {
+    unit[i] = (uint32_t)(i / 6);
+    y[i] = (double)((i / 6) * 37 % 101);
+    cat[i] = (uint32_t)((i / 6) % 5);
+  }
+  cr_expect_float_eq(es_deff_numeric(y, unit, N, sum, cnt), 6.0, 1e-9);
+  cr_expect_float_eq(es_deff_categorical(cat, unit, N, N / 6, 5, order, ccnt), 6.0, 1e-9);
+  /* unequal units (1 and 3 alternating), identical values within each: sum m^2 / n */
+  size_t u = 0, sm2 = 0;
+  for (size_t i = 0; i < N;) {
+    size_t m = u % 2 ? 3 : 1;
+    for (size_t k = 0; k < m && i < N; k++, i++) {
+      unit[i] = (uint32_t)u;
+      y[i] = (double)(u * 13 % 17);
+      cat[i] = (uint32_t)(u % 3);
+    }
+    sm2 += m * m;
+    u++;
+  }
+  cr_expect_float_eq(es_deff_numeric(y, unit, N, sum, cnt), (double)sm2 / N, 1e-9);
+  cr_expect_float_eq(es_deff_categorical(cat, unit, N, u, 3, order, ccnt), (double)sm2 / N,
+                     1e-9);
+  /* values that do not depend on the unit: rho clipped near 0 */
+  for (size_t i = 0; i < N; i++) {
+    unit[i] = (uint32_t)(i / 6);
+    y[i] = (double)(splitmix_test(&r) % 1000);
+    cat[i] = (uint32_t)(splitmix_test(&r) % 4);
+  }
+  cr_expect_lt(es_deff_numeric(y, unit, N, sum, cnt), 1.6);
+  cr_expect_lt(es_deff_categorical(cat, unit, N, N / 6, 4, order, ccnt), 1.6);
+  /* one unit holds everything */
+  for (size_t i = 0; i < N; i++)
+    unit[i] = 0;
+  cr_expect_float_eq(es_deff_numeric(y, unit, N, sum, cnt), (double)N, 1e-9);
+  /* the scratch arrays are left zero */
+  for (size_t i = 0; i < N; i++)
+    cr_assert(sum[i] == 0 && cnt[i] == 0);
 }
