@@ -43,7 +43,7 @@ typedef struct es_collect_opts {
 
 /* Quarantine reason codes, counted in the summary. */
 enum { ES_Q_MISSING, ES_Q_UNREADABLE, ES_Q_EMPTY, ES_Q_TOO_LARGE, ES_Q_UNSUPPORTED, ES_Q_CORRUPT,
-       ES_Q_CHANGED, ES_Q_SIDECAR, ES_Q_COUNT };
+       ES_Q_CHANGED, ES_Q_SIDECAR, ES_Q_REDACTED, ES_Q_COUNT };
 extern const char *const es_quarantine_codes[ES_Q_COUNT];
 
 typedef struct es_collect_summary {

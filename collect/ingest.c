@@ -28,6 +28,7 @@
 #include "collect/cluster_internal.h"
 #include "formats/signatures.h"
 #include "formats/dataset.h"
+#include "formats/tombstones.h"
 #include "formats/features.h"
 #include "collect/inputs_internal.h"
 #include "core/strmap.h"
@@ -39,6 +40,7 @@
 
 const char *const es_quarantine_codes[ES_Q_COUNT] = {
     "missing", "unreadable", "empty", "too-large", "unsupported", "corrupt", "changed", "bad-sidecar",
+    "redacted",
 };
 
 /* What one input turned out to be. Facts (format onwards) are filled only in the record that
@@ -71,6 +73,7 @@ typedef struct run {
   es_strmap batch_seq; /* batch name -> sequence number */
   es_strmap done;      /* paths this batch already recorded (manifest or quarantine) */
   es_strmap claims;    /* id -> record that decodes it */
+  es_tombstones tomb;  /* content removed by edgeset rm: refused */
   size_t n_loaded;     /* items the manifest had before this run */
   size_t next_seq;
   int batch_known;
@@ -152,7 +155,8 @@ static int load_dataset(run *R, es_error *err)
   }
   if ((rc = es_store_read_jsonl(R->st, "ledger.jsonl", on_ledger, R, err)))
     return rc;
-  if ((rc = es_store_read_jsonl(R->st, "quarantine.jsonl", on_quarantine, R, err)))
+  if ((rc = es_store_read_jsonl(R->st, "quarantine.jsonl", on_quarantine, R, err)) ||
+      (rc = es_tombstones_load(R->st, &R->tomb, err)))
     return rc;
   size_t seq;
   R->batch_known = es_strmap_get(&R->batch_seq, R->o->batch, &seq);
@@ -538,6 +542,23 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
       continue;
     }
     size_t k;
+    if (es_strmap_get(&R->tomb.ids, r->id, NULL) ||
+        (f && es_strmap_get(&R->tomb.pixels, f->pixels, NULL))) {
+      /* removed by edgeset rm: these bytes or pixels never come back */
+      sum->quarantined++;
+      sum->quarantine_by_code[ES_Q_REDACTED]++;
+      if (f && f->slot != SIZE_MAX)
+        es_dataset_drop_object(R->tx, f->slot);
+      else if (f && f->object && !R->o->dry_run && unlinkat(R->st->dirfd, f->object, 0) != 0 &&
+               errno != ENOENT)
+        return es_error_errno(err, ES_EIO, errno, "cannot remove '%s/%s'", R->st->root,
+                              f->object);
+      if ((rc = append_quarantine(R, r->path, ES_Q_REDACTED,
+                                  "removed from this dataset by edgeset rm (redacted)", NULL,
+                                  err)))
+        return rc;
+      continue;
+    }
     if (es_strmap_get(&R->ids, r->id, &k)) {
       sum->exact_duplicates++;
       rc = add_occurrence(R, k, r, err);
@@ -632,6 +653,7 @@ static void free_run(run *R)
     }
   free(R->recs);
   es_dataset_abort(R->tx);
+  es_tombstones_free(&R->tomb);
   es__inputs_free(&R->in);
   es_manifest_free(&R->m);
   es_strmap_free(&R->ids);

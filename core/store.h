@@ -142,6 +142,13 @@ int es_store_publish_objects(const es_store *st, es_object_batch *b, es_error *e
 void es_object_batch_free(const es_store *st, es_object_batch *b);
 
 
+/* Deletes the objects (objects/<ab>/<id>.*) and lost+found/<id>.* files of the ids in the map
+ * (core/strmap.h; values unused), syncing each folder; *deleted and *bytes count them. Crash
+ * point "object-delete" before each deletion. */
+struct es_strmap;
+int es_store_delete_objects(const es_store *st, const struct es_strmap *ids, size_t *deleted,
+                            uint64_t *bytes, es_error *err);
+
 /* The hash es_hash_hex (core/hash.h) makes, of everything read from fd up to end of file; *size gets the byte count. */
 int es_hash_fd_hex(int fd, uint64_t *size, char out[33], es_error *err);
 

@@ -4,6 +4,7 @@
 #include "core/store_internal.h"
 
 #include "core/hash.h"
+#include "core/strmap.h"
 
 #include <dirent.h>
 #include <pthread.h>
@@ -367,4 +368,73 @@ void es_object_batch_free(const es_store *st, es_object_batch *b)
   pthread_mutex_destroy(&b->lock);
   free(b->v);
   free(b);
+}
+
+/* Deletes the files of directory `dir` (relative to the root) whose name before the first '.'
+ * is in ids. */
+static int delete_named(const es_store *st, const char *dir, const es_strmap *ids,
+                        size_t *deleted, uint64_t *bytes, es_error *err)
+{
+  int dfd = openat(st->dirfd, dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+  if (dfd < 0)
+    return errno == ENOENT ? ES_OK
+                           : es_error_errno(err, ES_EIO, errno, "cannot open '%s/%s'", st->root,
+                                            dir);
+  DIR *d = fdopendir(dfd);
+  if (!d) {
+    close(dfd);
+    return es_error_errno(err, ES_EIO, errno, "cannot read '%s/%s'", st->root, dir);
+  }
+  int rc = ES_OK;
+  struct dirent *de;
+  while (rc == ES_OK && (de = readdir(d))) {
+    char key[64];
+    size_t k = strcspn(de->d_name, ".");
+    if (k == 0 || k >= sizeof key || de->d_name[k] != '.')
+      continue;
+    memcpy(key, de->d_name, k);
+    key[k] = 0;
+    if (!es_strmap_get(ids, key, NULL))
+      continue;
+    struct stat sb;
+    uint64_t size = fstatat(dfd, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 ? (uint64_t)sb.st_size
+                                                                             : 0;
+    es__store_crash_point(st, "object", "delete");
+    if (unlinkat(dfd, de->d_name, 0) != 0 && errno != ENOENT) {
+      rc = es_error_errno(err, ES_EIO, errno, "cannot delete '%s/%s/%s'", st->root, dir,
+                          de->d_name);
+      break;
+    }
+    ++*deleted;
+    *bytes += size;
+  }
+  if (rc == ES_OK && fsync(dfd) != 0)
+    rc = es_error_errno(err, ES_EIO, errno, "cannot sync '%s/%s'", st->root, dir);
+  closedir(d);
+  return rc;
+}
+
+int es_store_delete_objects(const es_store *st, const es_strmap *ids, size_t *deleted,
+                            uint64_t *bytes, es_error *err)
+{
+  *deleted = 0;
+  *bytes = 0;
+  if (!ids->n)
+    return ES_OK;
+  /* the two-digit folders the ids fall in */
+  uint8_t want[256] = {0};
+  for (size_t i = 0; i < ids->cap; i++) {
+    const char *key = ids->keys[i];
+    unsigned v;
+    if (key && sscanf(key, "%2x", &v) == 1)
+      want[v] = 1;
+  }
+  int rc = ES_OK;
+  for (unsigned v = 0; v < 256 && rc == ES_OK; v++)
+    if (want[v]) {
+      char dir[16];
+      snprintf(dir, sizeof dir, "objects/%02x", v);
+      rc = delete_named(st, dir, ids, deleted, bytes, err);
+    }
+  return rc ? rc : delete_named(st, "lost+found", ids, deleted, bytes, err);
 }

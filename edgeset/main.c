@@ -8,7 +8,8 @@
 
 #include "core/cli.h"
 
-static const char *const stages[] = {"collect", "label", "split", "augment", "eval", "drift"};
+static const char *const stages[] = {"collect", "label", "split", "augment", "eval",
+                                     "drift",   "rm",    "fsck",  "gc"};
 #define N_STAGES (sizeof stages / sizeof stages[0])
 
 static void usage(FILE *f)
@@ -23,7 +24,10 @@ static void usage(FILE *f)
           "  split     reproducible train/val/test splits without leakage\n"
           "  augment   deterministic variants of the training split\n"
           "  eval      run the int8 TFLite model bit-exactly: metrics and HTML report\n"
-          "  drift     flag a batch that no longer looks like the reference data\n\n"
+          "  drift     flag a batch that no longer looks like the reference data\n"
+          "  rm        remove items for good: objects, records, variants; refused if collected again\n"
+          "  fsck      check a dataset (objects, manifest, index, ledger) and repair leftovers\n"
+          "  gc        delete objects no item refers to\n\n"
           "'edgeset <stage> --help' describes a stage.\n");
 }
 

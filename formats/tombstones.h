@@ -1,0 +1,26 @@
+/* DATASET/tombstones.jsonl: the content hashes of items removed by edgeset rm, so that the same
+ * bytes or the same pixels are never collected again (quarantined as "redacted"). Append-only,
+ * one line per rm run, {"time":T,"ids":[ID...],"pixels":[PIXELS...]}: hashes only, never
+ * content, paths or thumbnails (docs/dataset-format.md). */
+#ifndef ES_FORMATS_TOMBSTONES_H
+#define ES_FORMATS_TOMBSTONES_H
+
+#include "core/error.h"
+#include "core/store.h"
+#include "core/strmap.h"
+
+typedef struct es_tombstones {
+  es_strmap ids;    /* removed items' ids (XXH3-128 of the bytes) */
+  es_strmap pixels; /* removed items' pixel hashes */
+} es_tombstones;
+
+/* Reads every line (a missing file: none). A line that is not of the form above is ES_EFORMAT
+ * naming it. */
+int es_tombstones_load(const es_store *st, es_tombstones *t, es_error *err);
+void es_tombstones_free(es_tombstones *t);
+
+/* Appends one line with these hashes (and the time) and makes it durable. */
+int es_tombstones_append(const es_store *st, const char *const *ids, size_t n_ids,
+                         const char *const *pixels, size_t n_pixels, es_error *err);
+
+#endif
