@@ -36,10 +36,17 @@ typedef struct es_collect_opts {
   const char *store_mode;     /* "copy" (default), "link" or "ref" */
   int jobs;                   /* worker threads, >= 1 */
   int dry_run;                /* decide everything, write nothing */
+  int refuse_near_redacted;   /* quarantine near duplicates of removed content too */
   /* Called after each input, from one thread at a time; NULL for none. */
   void (*progress_fn)(void *ctx, size_t done, size_t total);
   void *progress_ctx;
 } es_collect_opts;
+
+/* A new item whose phash is this close to the phash of content edgeset rm removed is a near
+ * duplicate of it: reported, or refused with refuse_near_redacted. 10 bits: on the held half
+ * of the near-duplicate truth set the phash alone had precision 1.000 there
+ * (docs/near-duplicates.md). */
+#define ES_REDACTED_NEAR 10
 
 /* Quarantine reason codes, counted in the summary. */
 enum { ES_Q_MISSING, ES_Q_UNREADABLE, ES_Q_EMPTY, ES_Q_TOO_LARGE, ES_Q_UNSUPPORTED, ES_Q_CORRUPT,
@@ -56,6 +63,7 @@ typedef struct es_collect_summary {
   size_t pixel_duplicates;  /* other bytes whose decoded pixels equal an existing item's */
   size_t already_collected; /* (batch, path) already recorded by an earlier run: nothing to do */
   size_t near_duplicates;   /* new items that joined an existing cluster */
+  size_t near_redacted;     /* new items within ES_REDACTED_NEAR bits of removed content */
   size_t quarantined;       /* inputs with a quarantine line */
   size_t quarantine_by_code[ES_Q_COUNT]; /* quarantine lines by code, sidecars included */
   size_t items_total, clusters_total;

@@ -573,8 +573,19 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
                errno != ENOENT)
         rc = es_error_errno(err, ES_EIO, errno, "cannot remove '%s/%s'", R->st->root,
                             f->object);
+    } else if (f && es_tombstones_nearest(&R->tomb, f->phash) <= ES_REDACTED_NEAR &&
+               R->o->refuse_near_redacted) {
+      char why[96];
+      snprintf(why, sizeof why, "a near duplicate (%u bits) of content removed by edgeset rm",
+               es_tombstones_nearest(&R->tomb, f->phash));
+      sum->quarantined++;
+      sum->quarantine_by_code[ES_Q_REDACTED]++;
+      if (f->slot != SIZE_MAX)
+        es_dataset_drop_object(R->tx, f->slot);
+      rc = append_quarantine(R, r->path, ES_Q_REDACTED, why, NULL, err);
     } else if (f) {
       sum->new_items++;
+      sum->near_redacted += es_tombstones_nearest(&R->tomb, f->phash) <= ES_REDACTED_NEAR;
       rc = new_item(R, f, r, err);
     } else {
       rc = es_error_set(err, ES_EINTERNAL, "'%s' was neither decoded nor known", r->path);
@@ -591,12 +602,13 @@ static json_t *summary_json(const es_collect_summary *s)
   for (int c = 0; c < ES_Q_COUNT; c++)
     json_object_set_new(q, es_quarantine_codes[c], json_integer((json_int_t)s->quarantine_by_code[c]));
   json_t *j = json_pack(
-      "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I}", "batch", s->batch,
+      "{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:I, s:I, s:I}", "batch", s->batch,
       "inputs", (json_int_t)s->inputs, "sidecars", (json_int_t)s->sidecars, "sidecars_rejected",
       (json_int_t)s->sidecars_rejected, "new_items", (json_int_t)s->new_items, "exact_duplicates",
       (json_int_t)s->exact_duplicates, "pixel_duplicates", (json_int_t)s->pixel_duplicates,
       "already_collected", (json_int_t)s->already_collected, "near_duplicates",
       (json_int_t)s->near_duplicates, "quarantined", (json_int_t)s->quarantined, "quarantine", q,
+      "near_redacted", (json_int_t)s->near_redacted,
       "items", (json_int_t)s->items_total, "clusters", (json_int_t)s->clusters_total);
   /* with the second stage: signatures computed from the items' bytes, and items left without */
   if (j && s->signatures_missing &&

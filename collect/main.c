@@ -41,6 +41,8 @@ static const char *const usage =
     "  -0, --null             paths on standard input are NUL-separated\n"
     "  -j, --jobs N           worker threads (default: all cores; 0 = all cores)\n"
     "      --dry-run          decide everything, change nothing\n"
+    "      --refuse-near-redacted  quarantine new pictures within 10 bits of the phash of\n"
+    "                         content edgeset rm removed (they are reported in any case)\n"
     "      --json             print the summary as JSON\n"
     "  -q, --quiet            print nothing on success\n"
     "  -h, --help             this help\n"
@@ -49,7 +51,7 @@ static const char *const usage =
     "Exit status: 0 done; 1 --strict and inputs were quarantined; 2 bad usage; 3 I/O failure.\n";
 
 enum { OPT_BATCH = 256, OPT_DEVICE, OPT_STORE, OPT_NEAR, OPT_MAXPIX, OPT_STRICT, OPT_DRY,
-       OPT_JSON, OPT_VERSION, OPT_RECLUSTER };
+       OPT_JSON, OPT_VERSION, OPT_RECLUSTER, OPT_REFUSE_NEAR };
 
 typedef struct paths {
   char **v;
@@ -113,6 +115,10 @@ static void print_text(const es_collect_summary *s, const char *root)
   printf("  %zu new items, %zu exact duplicates, %zu pixel duplicates, %zu already collected\n",
          s->new_items, s->exact_duplicates, s->pixel_duplicates, s->already_collected);
   printf("  %zu near duplicates joined existing clusters\n", s->near_duplicates);
+  if (s->near_redacted)
+    printf("  %zu new items are near duplicates of content edgeset rm removed (collected; "
+           "--refuse-near-redacted quarantines them)\n",
+           s->near_redacted);
   printf("  %zu quarantined", s->quarantined);
   const char *sep = " (";
   for (int c = 0; c < ES_Q_COUNT; c++)
@@ -177,12 +183,13 @@ int main(int argc, char **argv)
       {"store", required_argument, NULL, OPT_STORE}, {"near", required_argument, NULL, OPT_NEAR},
       {"max-pixels", required_argument, NULL, OPT_MAXPIX},
       {"strict", no_argument, NULL, OPT_STRICT},     {"null", no_argument, NULL, '0'},
-      {"dry-run", no_argument, NULL, OPT_DRY},       {"json", no_argument, NULL, OPT_JSON},
+      {"dry-run", no_argument, NULL, OPT_DRY},
+      {"refuse-near-redacted", no_argument, NULL, OPT_REFUSE_NEAR},       {"json", no_argument, NULL, OPT_JSON},
       {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},   {"recluster", no_argument, NULL, OPT_RECLUSTER},
       {NULL, 0, NULL, 0}};
   const char *dataset_opt = NULL, *batch = NULL, *device_spec = NULL, *store_mode = "copy";
-  int jobs = 0, strict = 0, nul = 0, dry = 0, json = 0, quiet = 0, near_given = 0;
+  int jobs = 0, strict = 0, nul = 0, dry = 0, json = 0, quiet = 0, near_given = 0, refuse_near = 0;
   int maxpix_given = 0, reclustering = 0;
   unsigned long long near = 0, maxpix = 0;
   es_error err = {0};
@@ -222,6 +229,7 @@ int main(int argc, char **argv)
     case OPT_STRICT: strict = 1; break;
     case '0': nul = 1; break;
     case OPT_DRY: dry = 1; break;
+    case OPT_REFUSE_NEAR: refuse_near = 1; break;
     case OPT_JSON: json = 1; break;
     case OPT_RECLUSTER: reclustering = 1; break;
     case 'q': quiet = 1; break;
@@ -326,6 +334,7 @@ int main(int argc, char **argv)
       .store_mode = store_mode,
       .jobs = jobs,
       .dry_run = dry,
+      .refuse_near_redacted = refuse_near,
       .progress_fn = (!quiet && isatty(STDERR_FILENO)) ? show_progress : NULL,
       .progress_ctx = &pr,
   };

@@ -149,6 +149,11 @@ struct es_strmap;
 int es_store_delete_objects(const es_store *st, const struct es_strmap *ids, size_t *deleted,
                             uint64_t *bytes, es_error *err);
 
+/* Deletes one file (relative to the root; a missing one is fine), crash point "object-delete";
+ * moves one, crash point "object-move". The caller syncs the folders. */
+int es_store_unlink(const es_store *st, const char *rel, es_error *err);
+int es_store_move(const es_store *st, const char *from, const char *to, es_error *err);
+
 /* The hash es_hash_hex (core/hash.h) makes, of everything read from fd up to end of file; *size gets the byte count. */
 int es_hash_fd_hex(int fd, uint64_t *size, char out[33], es_error *err);
 

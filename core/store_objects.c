@@ -438,3 +438,19 @@ int es_store_delete_objects(const es_store *st, const es_strmap *ids, size_t *de
     }
   return rc ? rc : delete_named(st, "lost+found", ids, deleted, bytes, err);
 }
+
+int es_store_unlink(const es_store *st, const char *rel, es_error *err)
+{
+  es__store_crash_point(st, "object", "delete");
+  if (unlinkat(st->dirfd, rel, 0) != 0 && errno != ENOENT)
+    return es_error_errno(err, ES_EIO, errno, "cannot delete '%s/%s'", st->root, rel);
+  return ES_OK;
+}
+
+int es_store_move(const es_store *st, const char *from, const char *to, es_error *err)
+{
+  es__store_crash_point(st, "object", "move");
+  if (renameat(st->dirfd, from, st->dirfd, to) != 0)
+    return es_error_errno(err, ES_EIO, errno, "cannot move '%s/%s' to '%s'", st->root, from, to);
+  return ES_OK;
+}

@@ -1,9 +1,13 @@
 /* DATASET/tombstones.jsonl: the content hashes of items removed by edgeset rm, so that the same
  * bytes or the same pixels are never collected again (quarantined as "redacted"). Append-only,
- * one line per rm run, {"time":T,"ids":[ID...],"pixels":[PIXELS...]}: hashes only, never
- * content, paths or thumbnails (docs/dataset-format.md). */
+ * one line per rm run, {"time":T,"ids":[ID...],"pixels":[PIXELS...],"phash":[HEX16...]}:
+ * hashes only (the 64-bit perceptual hash included, for reporting near duplicates), never
+ * content, paths, thumbnails or signatures (docs/dataset-format.md). */
 #ifndef ES_FORMATS_TOMBSTONES_H
 #define ES_FORMATS_TOMBSTONES_H
+
+#include <stddef.h>
+#include <stdint.h>
 
 #include "core/error.h"
 #include "core/store.h"
@@ -12,6 +16,8 @@
 typedef struct es_tombstones {
   es_strmap ids;    /* removed items' ids (XXH3-128 of the bytes) */
   es_strmap pixels; /* removed items' pixel hashes */
+  uint64_t *phash;  /* removed items' perceptual hashes */
+  size_t n_phash;
 } es_tombstones;
 
 /* Reads every line (a missing file: none). A line that is not of the form above is ES_EFORMAT
@@ -21,6 +27,10 @@ void es_tombstones_free(es_tombstones *t);
 
 /* Appends one line with these hashes (and the time) and makes it durable. */
 int es_tombstones_append(const es_store *st, const char *const *ids, size_t n_ids,
-                         const char *const *pixels, size_t n_pixels, es_error *err);
+                         const char *const *pixels, size_t n_pixels, const uint64_t *phash,
+                         size_t n_phash, es_error *err);
+
+/* The smallest Hamming distance from h to a removed item's phash (65 when there is none). */
+unsigned es_tombstones_nearest(const es_tombstones *t, uint64_t h);
 
 #endif

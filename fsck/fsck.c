@@ -558,23 +558,22 @@ int es_fsck_repair(es_store *st, es_fsck_report *r, es_error *err)
       const char *base = strrchr(q->path, '/') + 1;
       char dst[512];
       snprintf(dst, sizeof dst, "lost+found/%.400s", base);
-      if (renameat(st->dirfd, q->path, st->dirfd, dst) != 0)
-        return es_error_errno(err, ES_EIO, errno, "cannot move '%s/%s' to lost+found",
-                              st->root, q->path);
+      /* the record first: a kill between the two leaves a record of a move a re-run repeats
+       * (and records again), never a moved file without one */
       char now[32];
       es_store_now(now);
       json_t *rec = json_pack("{s:s, s:s, s:s}", "time", now, "from", q->path, "to", dst);
       int rc = rec ? es_store_append(st, "lost+found/records.jsonl", rec, err)
                    : es_error_set(err, ES_ENOMEM, "out of memory");
       json_decref(rec);
-      if (rc)
+      if (rc || (rc = es_store_move(st, q->path, dst, err)))
         return rc;
       q->repaired = 1;
       moved = 1;
     } else if (!strcmp(q->kind, "removed-object")) {
       /* removed content is deleted, never kept in lost+found (an item still in the manifest,
        * "rm-incomplete", is left to edgeset rm, which completes the run) */
-      q->repaired = unlinkat(st->dirfd, q->path, 0) == 0 || errno == ENOENT;
+      q->repaired = es_store_unlink(st, q->path, NULL) == ES_OK;
     } else if (!strcmp(q->kind, "stale-temporary")) {
       q->repaired = unlinkat(st->dirfd, q->path, 0) == 0 || errno == ENOENT;
     } else if (!strcmp(q->kind, "torn-line")) {

@@ -88,9 +88,8 @@ int main(int argc, char **argv)
     goto done;
   }
   for (size_t i = 0; i < n; i++) {
-    if (!dry && unlinkat(st.dirfd, paths[i], 0) != 0 && errno != ENOENT) {
-      es_error_errno(&err, ES_EIO, errno, "cannot delete '%s/%s'", root, paths[i]);
-      status = es_cli_fail(prog, ES_EIO, &err);
+    if (!dry && (rc = es_store_unlink(&st, paths[i], &err))) {
+      status = es_cli_fail(prog, rc, &err);
       goto done;
     }
     deleted++;

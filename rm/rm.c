@@ -276,6 +276,7 @@ int es_rm_run(es_store *st, const es_rm_select *sel, const char *reason, int dry
   es_dataset *tx = NULL;
   uint8_t *mark = NULL;
   const char **new_ids = NULL, **new_px = NULL;
+  uint64_t *new_ph = NULL;
   int rc;
   if (!sum->ids || !sum->unknown)
     return es_error_set(err, ES_ENOMEM, "out of memory");
@@ -284,7 +285,8 @@ int es_rm_run(es_store *st, const es_rm_select *sel, const char *reason, int dry
   mark = calloc(m.n ? m.n : 1, 1);
   new_ids = malloc((m.n ? m.n : 1) * sizeof *new_ids);
   new_px = malloc((m.n ? m.n : 1) * sizeof *new_px);
-  if (!mark || !new_ids || !new_px) {
+  new_ph = malloc((m.n ? m.n : 1) * sizeof *new_ph);
+  if (!mark || !new_ids || !new_px || !new_ph) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory");
     goto done;
   }
@@ -295,8 +297,10 @@ int es_rm_run(es_store *st, const es_rm_select *sel, const char *reason, int dry
     if (!mark[i])
       continue;
     json_array_append_new(sum->ids, json_string(m.items[i].id));
-    if (!es_strmap_get(&t.ids, m.items[i].id, NULL))
+    if (!es_strmap_get(&t.ids, m.items[i].id, NULL)) {
+      new_ph[nid] = m.items[i].phash;
       new_ids[nid++] = m.items[i].id;
+    }
     const char *px = pixels_of(&m.items[i]);
     if (px && !es_strmap_get(&t.pixels, px, NULL))
       new_px[npx++] = px;
@@ -306,7 +310,7 @@ int es_rm_run(es_store *st, const es_rm_select *sel, const char *reason, int dry
     goto done;
   /* 1. the tombstones: from here on the content is refused and the run can be completed */
   if (nid || npx) {
-    if ((rc = es_tombstones_append(st, new_ids, nid, new_px, npx, err)))
+    if ((rc = es_tombstones_append(st, new_ids, nid, new_px, npx, new_ph, nid, err)))
       goto done;
     for (size_t k = 0; k < nid && rc == ES_OK; k++)
       rc = es_strmap_put(&t.ids, new_ids[k], 1, err);
@@ -345,5 +349,6 @@ done:
   free(mark);
   free(new_ids);
   free(new_px);
+  free(new_ph);
   return rc;
 }

@@ -218,6 +218,19 @@ Test(rm, a_camera_for_good)
   json_t *final = lines_by_id(ds);
   cr_assert(json_equal(final, after), "collecting removed content changed the manifest");
   json_decref(final);
+  /* a near duplicate of a removed picture (sensor noise): reported, and refused on request */
+  char *near_dir = keep(cu_fmt("%s/near", root)), *near = keep(cu_fmt("%s/n.ppm", near_dir));
+  cu_mkdirs(near_dir);
+  cu_write_ppm(near, 40, 32, 500, 2, 99, 1.0);
+  cr_assert_eq(run("edgeset-collect", (const char *const[]){"-d", ds, "--batch", "b3",
+                                                            "--refuse-near-redacted", "--json",
+                                                            near_dir, NULL}, &out), 0);
+  cr_assert(strstr(out, "\"redacted\": 1"), "%s", out);
+  free(out);
+  cr_assert_eq(run("edgeset-collect", (const char *const[]){"-d", ds, "--batch", "b4", "--json",
+                                                            near_dir, NULL}, &out), 0);
+  cr_assert(strstr(out, "\"near_redacted\": 1") && strstr(out, "\"new_items\": 1"), "%s", out);
+  free(out);
   scan_for(ds, chunks, nr);
   json_decref(before);
   json_decref(after);
