@@ -22,7 +22,8 @@ static const char *const usage =
     "manifest) are reported, and exit 1 only with --strict.\n"
     "\n"
     "  -d, --dataset DIR   the dataset (default: $EDGESET_DATASET)\n"
-    "      --quick         compare object sizes, do not read and hash every object\n"
+    "      --quick         check that every object is there (from the folder listing), do\n"
+    "                      not read and hash every object\n"
     "      --strict        leftovers count as problems too (exit 1)\n"
     "      --repair        rebuild the index, move unreferenced objects to lost+found/ (with a\n"
     "                      record), delete stale temporaries, cut torn last lines; say what\n"
@@ -125,7 +126,7 @@ int main(int argc, char **argv)
   } else if (!quiet) {
     printf("fsck %s: %zu items, %zu objects %s (%llu bytes)%s; %zu damaged, %zu leftovers, "
            "%zu repaired\n",
-           es_show(root), r.items, r.objects_checked, quick ? "sized" : "hashed",
+           es_show(root), r.items, r.objects_checked, quick ? "present" : "hashed",
            (unsigned long long)r.bytes_checked,
            r.no_objects ? ", no objects/ (a --store ref dataset: objects not checked)" : "",
            damage, leftovers, repaired);
