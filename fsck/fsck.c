@@ -13,6 +13,7 @@
 #include "core/strmap.h"
 #include "fsck/fsck.h"
 #include "formats/index.h"
+#include "formats/objects_list.h"
 #include "formats/tombstones.h"
 
 static int add(es_fsck_report *r, int damage, const char *kind, const char *path,
@@ -56,290 +57,6 @@ void es_fsck_report_free(es_fsck_report *r)
 }
 
 /* ---- objects ---------------------------------------------------------------------------- */
-
-/* Threads per --jobs for reading objects (I/O bound: a cold stat or read waits for the disk). */
-#define ES_FSCK_IO_THREADS_PER_JOB 8
-
-/* A growing list of object entries. */
-typedef struct entries {
-  char **paths;
-  uint8_t *regular;
-  size_t n, cap;
-} entries;
-
-static int push_entry(entries *e, char *rel, int regular, es_error *err)
-{
-  if (e->n == e->cap) {
-    size_t cap = e->cap ? 2 * e->cap : 1024;
-    char **p = realloc(e->paths, cap * sizeof *p);
-    if (p)
-      e->paths = p;
-    uint8_t *g = p ? realloc(e->regular, cap) : NULL;
-    if (g)
-      e->regular = g;
-    if (!g) {
-      free(rel);
-      return es_error_set(err, ES_ENOMEM, "out of memory");
-    }
-    e->cap = cap;
-  }
-  e->paths[e->n] = rel;
-  e->regular[e->n++] = (uint8_t)regular;
-  return ES_OK;
-}
-
-static char *join3(const char *a, const char *b, const char *c)
-{
-  size_t len = strlen(a) + strlen(b) + strlen(c) + 1;
-  char *s = malloc(len);
-  if (s)
-    snprintf(s, len, "%s%s%s", a, b, c);
-  return s;
-}
-
-typedef struct ordered {
-  char *path;
-  uint64_t size;
-  uint8_t regular;
-} ordered;
-
-static int cmp_ordered(const void *a, const void *b)
-{
-  return strcmp(((const ordered *)a)->path, ((const ordered *)b)->path);
-}
-
-/* The entries of objects/<sub>/ into e. */
-static int list_sub(const es_store *st, int od, const char *sub, entries *e, es_error *err)
-{
-  int sd = openat(od, sub, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  DIR *d = sd >= 0 ? fdopendir(sd) : NULL;
-  if (!d) {
-    if (sd >= 0)
-      close(sd);
-    return es_error_errno(err, ES_EIO, errno, "cannot read '%s/objects/%s'", st->root, sub);
-  }
-  char *dir = join3("objects/", sub, "/");
-  int rc = dir ? ES_OK : es_error_set(err, ES_ENOMEM, "out of memory");
-  struct dirent *fe;
-  while (rc == ES_OK && (fe = readdir(d))) {
-    if (!strcmp(fe->d_name, ".") || !strcmp(fe->d_name, ".."))
-      continue;
-    /* the kind from the folder itself where the file system gives it (no inode read: a cold
-     * listing of a million objects would wait on the disk for each); sizes are read later,
-     * only where they are needed */
-    int regular;
-    if (fe->d_type != DT_UNKNOWN) {
-      regular = fe->d_type == DT_REG;
-    } else {
-      struct stat sb;
-      regular = fstatat(sd, fe->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(sb.st_mode);
-    }
-    char *rel = join3(dir, fe->d_name, "");
-    rc = rel ? push_entry(e, rel, regular, err)
-             : es_error_set(err, ES_ENOMEM, "out of memory");
-  }
-  free(dir);
-  closedir(d);
-  return rc;
-}
-
-static void entries_free(entries *e);
-
-/* Every entry under objects/ as "objects/ab/NAME" (in directory order), with its size and
- * whether it is a regular file (a stray entry directly in objects/ is "objects/NAME", never
- * regular). The folders are listed on `threads` threads: a cold listing waits on the disk for
- * every file's inode. A dataset without objects/ has none (*exists = 0). */
-static int list_objects(const es_store *st, int threads, entries *e, int *exists, es_error *err)
-{
-  *exists = 0;
-  int od = openat(st->dirfd, "objects", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-  if (od < 0)
-    return errno == ENOENT ? ES_OK
-                           : es_error_errno(err, ES_EIO, errno, "cannot open '%s/objects'",
-                                            st->root);
-  *exists = 1;
-  int dd = dup(od);
-  DIR *top = dd >= 0 ? fdopendir(dd) : NULL;
-  if (!top) {
-    if (dd >= 0)
-      close(dd);
-    close(od);
-    return es_error_errno(err, ES_EIO, errno, "cannot read '%s/objects'", st->root);
-  }
-  /* the folders; a stray non-folder entry goes to e at once */
-  char **subs = NULL;
-  size_t nsub = 0, cap = 0;
-  int rc = ES_OK;
-  struct dirent *de;
-  while (rc == ES_OK && (de = readdir(top))) {
-    if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-      continue;
-    struct stat sb;
-    int ok = fstatat(od, de->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0;
-    if (ok && S_ISDIR(sb.st_mode)) {
-      if (nsub == cap) {
-        cap = cap ? 2 * cap : 256;
-        char **v = realloc(subs, cap * sizeof *v);
-        if (!v) {
-          rc = es_error_set(err, ES_ENOMEM, "out of memory");
-          break;
-        }
-        subs = v;
-      }
-      if (!(subs[nsub] = strdup(de->d_name)))
-        rc = es_error_set(err, ES_ENOMEM, "out of memory");
-      else
-        nsub++;
-    } else {
-      char *rel = join3("objects/", de->d_name, "");
-      rc = rel ? push_entry(e, rel, 0, err)
-               : es_error_set(err, ES_ENOMEM, "out of memory");
-    }
-  }
-  closedir(top);
-  entries *part = rc ? NULL : calloc(nsub ? nsub : 1, sizeof *part);
-  es_error *perr = rc ? NULL : calloc(nsub ? nsub : 1, sizeof *perr);
-  int *prc = rc ? NULL : calloc(nsub ? nsub : 1, sizeof *prc);
-  if (!rc && (!part || !perr || !prc))
-    rc = es_error_set(err, ES_ENOMEM, "out of memory");
-  if (rc == ES_OK) {
-    long long ns = (long long)nsub;
-#pragma omp parallel for schedule(dynamic, 1) num_threads(threads > 0 ? threads : 1)
-    for (long long k = 0; k < ns; k++)
-      prc[k] = list_sub(st, od, subs[k], &part[k], &perr[k]);
-    /* in folder order, whatever the threads did */
-    for (size_t k = 0; k < nsub; k++) {
-      if (rc == ES_OK && prc[k]) {
-        rc = prc[k];
-        if (err)
-          *err = perr[k];
-      }
-      for (size_t i = 0; i < part[k].n; i++) {
-        if (rc == ES_OK)
-          rc = push_entry(e, part[k].paths[i], part[k].regular[i], err);
-        else
-          free(part[k].paths[i]);
-        part[k].paths[i] = NULL;
-      }
-      free(part[k].paths);
-      free(part[k].regular);
-    }
-  }
-  for (size_t k = 0; k < nsub; k++)
-    free(subs[k]);
-  free(subs);
-  free(part);
-  free(perr);
-  free(prc);
-  close(od);
-  return rc;
-}
-
-static void entries_free(entries *e)
-{
-  for (size_t i = 0; i < e->n; i++)
-    free(e->paths[i]);
-  free(e->paths);
-  free(e->regular);
-  memset(e, 0, sizeof *e);
-}
-
-/* What is under objects/, and which entries the manifest's items refer to: item[i] is the
- * entry of item i's object or SIZE_MAX when there is none. */
-typedef struct listing {
-  entries e;
-  size_t *item;
-  uint8_t *referenced;
-  int exists;
-} listing;
-
-static void listing_free(listing *L)
-{
-  entries_free(&L->e);
-  free(L->item);
-  free(L->referenced);
-  memset(L, 0, sizeof *L);
-}
-
-static int listing_build(const es_store *st, const es_manifest *m, int threads, listing *L,
-                         es_error *err)
-{
-  memset(L, 0, sizeof *L);
-  int rc = list_objects(st, threads, &L->e, &L->exists, err);
-  es_strmap at = {0};
-  L->item = malloc((m->n ? m->n : 1) * sizeof *L->item);
-  L->referenced = calloc(L->e.n ? L->e.n : 1, 1);
-  if (!rc && (!L->item || !L->referenced))
-    rc = es_error_set(err, ES_ENOMEM, "out of memory");
-  for (size_t i = 0; rc == ES_OK && i < L->e.n; i++)
-    rc = es_strmap_put(&at, L->e.paths[i], i, err);
-  for (size_t i = 0; rc == ES_OK && i < m->n; i++) {
-    char rel[ES_OBJECT_REL_MAX];
-    es_object_rel(m->items[i].id, m->items[i].format, rel);
-    size_t k;
-    L->item[i] = es_strmap_get(&at, rel, &k) ? k : SIZE_MAX;
-    if (L->item[i] != SIZE_MAX)
-      L->referenced[k] = 1;
-  }
-  es_strmap_free(&at);
-  if (rc)
-    listing_free(L);
-  return rc;
-}
-
-/* The regular files no item refers to, in name order. */
-static int listing_orphans(const es_store *st, const listing *L, char ***paths,
-                           uint64_t **sizes, size_t *n, es_error *err)
-{
-  size_t k = 0;
-  for (size_t i = 0; i < L->e.n; i++)
-    k += L->e.regular[i] && !L->referenced[i];
-  ordered *o = malloc((k ? k : 1) * sizeof *o);
-  *paths = malloc((k ? k : 1) * sizeof **paths);
-  *sizes = malloc((k ? k : 1) * sizeof **sizes);
-  *n = 0;
-  if (!o || !*paths || !*sizes) {
-    free(o);
-    free(*paths);
-    free(*sizes);
-    *paths = NULL;
-    *sizes = NULL;
-    return es_error_set(err, ES_ENOMEM, "out of memory");
-  }
-  k = 0;
-  for (size_t i = 0; i < L->e.n; i++)
-    if (L->e.regular[i] && !L->referenced[i]) {
-      struct stat sb;
-      uint64_t size = fstatat(st->dirfd, L->e.paths[i], &sb, AT_SYMLINK_NOFOLLOW) == 0
-                          ? (uint64_t)sb.st_size
-                          : 0;
-      o[k++] = (ordered){L->e.paths[i], size, 1};
-    }
-  qsort(o, k, sizeof *o, cmp_ordered);
-  int rc = ES_OK;
-  for (size_t i = 0; i < k && rc == ES_OK; i++) {
-    if (!((*paths)[i] = strdup(o[i].path)))
-      rc = es_error_set(err, ES_ENOMEM, "out of memory");
-    else
-      (*sizes)[(*n)++] = o[i].size;
-  }
-  free(o);
-  return rc;
-}
-
-int es_fsck_orphans(const es_store *st, const es_manifest *m, char ***paths, uint64_t **sizes,
-                    size_t *n, es_error *err)
-{
-  listing L;
-  *paths = NULL;
-  *sizes = NULL;
-  *n = 0;
-  int rc = listing_build(st, m, ES_FSCK_IO_THREADS_PER_JOB, &L, err);
-  if (rc == ES_OK)
-    rc = listing_orphans(st, &L, paths, sizes, n, err);
-  listing_free(&L);
-  return rc;
-}
 
 /* The result of checking one item's object. */
 typedef struct obj_check {
@@ -450,7 +167,7 @@ int es_fsck_check(const es_store *st, const es_fsck_opts *o, es_fsck_report *r, 
   uint8_t *mbytes = NULL, *ibytes = NULL;
   size_t mlen = 0, ilen = 0;
   obj_check *oc = NULL;
-  listing L;
+  es_objects_list L;
   int have_l = 0;
   char **orph = NULL;
   uint64_t *osz = NULL;
@@ -489,13 +206,13 @@ int es_fsck_check(const es_store *st, const es_fsck_opts *o, es_fsck_report *r, 
     goto done;
   }
   /* what is under objects/, every item's object among it */
-  int threads = (o->jobs > 0 ? o->jobs : 1) * ES_FSCK_IO_THREADS_PER_JOB;
-  if ((rc = listing_build(st, &m, threads, &L, err)))
-    goto done;
+  int threads = (o->jobs > 0 ? o->jobs : 1) * ES_IO_THREADS_PER_JOB;
   have_l = 1;
-  for (size_t i = 0; i < L.e.n && rc == ES_OK; i++)
-    if (!L.e.regular[i])
-      rc = add(r, 1, "not-a-file", L.e.paths[i], "not a regular file", err);
+  if ((rc = es_objects_list_build(st, &m, threads, &L, err)))
+    goto done;
+  for (size_t i = 0; i < L.n && rc == ES_OK; i++)
+    if (!L.regular[i])
+      rc = add(r, 1, "not-a-file", L.paths[i], "not a regular file", err);
   if (rc)
     goto done;
   if (have_m && m.n && !L.exists) {
@@ -515,10 +232,10 @@ int es_fsck_check(const es_store *st, const es_fsck_opts *o, es_fsck_report *r, 
       obj_check *c = &oc[i];
       if (k == SIZE_MAX) {
         c->state = 1;
-      } else if (o->hashes && L.e.regular[k]) {
+      } else if (o->hashes && L.regular[k]) {
         check_object(st, &m.items[i], c);
       } else {
-        c->state = L.e.regular[k] ? 0 : 2; /* --quick: there, and a file */
+        c->state = L.regular[k] ? 0 : 2; /* --quick: there, and a file */
       }
     }
     for (size_t i = 0; i < m.n && rc == ES_OK; i++) {
@@ -560,7 +277,7 @@ int es_fsck_check(const es_store *st, const es_fsck_opts *o, es_fsck_report *r, 
       }
     /* objects no item refers to */
     if (rc == ES_OK)
-      rc = listing_orphans(st, &L, &orph, &osz, &no, err);
+      rc = es_objects_list_orphans(st, &L, &orph, &osz, &no, err);
     for (size_t i = 0; i < no && rc == ES_OK; i++) {
       const char *base = strrchr(orph[i], '/') + 1;
       char id[33] = "";
@@ -594,7 +311,7 @@ done:
   free(mbytes);
   free(ibytes);
   if (have_l)
-    listing_free(&L);
+    es_objects_list_free(&L);
   es_manifest_free(&m);
   return rc;
 }

@@ -54,9 +54,4 @@ int es_fsck_repair(es_store *st, es_fsck_report *r, es_error *err);
 json_t *es_fsck_json(const es_fsck_report *r);
 void es_fsck_report_free(es_fsck_report *r);
 
-/* The files under objects/ that no item of m refers to (relative paths "objects/ab/NAME",
- * in name order), with their sizes. Caller frees each path and the arrays. */
-int es_fsck_orphans(const es_store *st, const es_manifest *m, char ***paths, uint64_t **sizes,
-                    size_t *n, es_error *err);
-
 #endif

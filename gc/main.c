@@ -12,7 +12,7 @@
 #include "core/cli.h"
 #include "core/store.h"
 #include "formats/index.h"
-#include "fsck/fsck.h"
+#include "formats/objects_list.h"
 
 static const char *const prog = "edgeset-gc";
 static const char *const usage =
@@ -83,7 +83,7 @@ int main(int argc, char **argv)
   /* the exclusive lock: no writer can be between publishing an object and its commit */
   if ((rc = es_cli_lock(prog, &st, dry ? ES_LOCK_SHARED : 0, quiet || json, &err)) ||
       (rc = es_manifest_load(&st, &m, &err)) ||
-      (rc = es_fsck_orphans(&st, &m, &paths, &sizes, &n, &err))) {
+      (rc = es_objects_orphans(&st, &m, &paths, &sizes, &n, &err))) {
     status = es_cli_fail(prog, rc, &err);
     goto done;
   }
