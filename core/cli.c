@@ -48,6 +48,12 @@ int es_cli_help(const char *prog, const char *usage)
   return es_cli_finish(prog, ES_EXIT_OK);
 }
 
+int es_cli_fail_dataset(const char *prog, int code, const es_error *err)
+{
+  int status = es_cli_fail(prog, code, err);
+  return code == ES_ENOTFOUND ? ES_EXIT_USAGE : status;
+}
+
 int es_cli_fail_option_file(const char *prog, int code, const es_error *err)
 {
   es_cli_fail(prog, code, err);

@@ -24,6 +24,10 @@ void es_cli_error(const char *prog, const char *fmt, ...) __attribute__((format(
 /* Prints "<prog>: <err->msg>" and returns es_exit_status(code). */
 int es_cli_fail(const char *prog, int code, const es_error *err);
 
+/* A dataset named by -d that cannot be opened: "<prog>: <err->msg>", and ES_EXIT_USAGE when it
+ * is not there (an unusable argument, not an I/O failure), else es_exit_status(code). */
+int es_cli_fail_dataset(const char *prog, int code, const es_error *err);
+
 /* A file named by an option (a model, a labels file, a profile, a label source) that cannot be
  * opened, read or parsed: the argument is unusable, so this prints "<prog>: <err->msg>" and
  * returns ES_EXIT_USAGE (2) whatever code, except ES_ENOMEM (3). I/O failures on the dataset or

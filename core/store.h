@@ -154,6 +154,14 @@ int es_store_delete_objects(const es_store *st, const struct es_strmap *ids, siz
 int es_store_unlink(const es_store *st, const char *rel, es_error *err);
 int es_store_move(const es_store *st, const char *from, const char *to, es_error *err);
 
+/* Is `name` (an entry of DATASET/.tmp/) a temporary whose writer ("<pid>.<n>.tmp") is no
+ * longer running? Those are what taking the lock deletes. */
+int es_store_tmp_stale(const char *name);
+
+/* Cuts an append-only file back to just after its last newline (a torn last line left by a
+ * killed writer) and syncs it; a missing file is fine. */
+int es_store_cut_torn(const es_store *st, const char *name, es_error *err);
+
 /* The hash es_hash_hex (core/hash.h) makes, of everything read from fd up to end of file; *size gets the byte count. */
 int es_hash_fd_hex(int fd, uint64_t *size, char out[33], es_error *err);
 

@@ -186,3 +186,19 @@ void es_store_now(char out[32])
   if (!gmtime_r(&t, &tm) || strftime(out, 32, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
     snprintf(out, 32, "1970-01-01T00:00:00Z");
 }
+
+int es_store_cut_torn(const es_store *st, const char *name, es_error *err)
+{
+  int fd = openat(st->dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+  if (fd < 0)
+    return errno == ENOENT ? ES_OK
+                           : es_error_errno(err, ES_EIO, errno, "cannot open '%s/%s'", st->root,
+                                            name);
+  struct stat sb;
+  off_t size;
+  int rc = ES_OK;
+  if (fstat(fd, &sb) != 0 || (size = sb.st_size, cut_torn_tail(fd, &size) != 0) || fsync(fd))
+    rc = es_error_errno(err, ES_EIO, errno, "cannot repair '%s/%s'", st->root, name);
+  close(fd);
+  return rc;
+}

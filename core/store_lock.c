@@ -23,6 +23,16 @@
 
 /* ---- lock ------------------------------------------------------------------------------- */
 
+int es_store_tmp_stale(const char *name)
+{
+  char *end;
+  errno = 0;
+  long pid = strtol(name, &end, 10);
+  if (errno || pid <= 0 || *end != '.' || pid == (long)getpid() || pid > INT_MAX)
+    return 0;
+  return kill((pid_t)pid, 0) != 0 && errno == ESRCH;
+}
+
 /* Removes temporaries whose writer is dead. Called with the lock held, so a dead holder's
  * half-written files cannot be confused with anything; a live process's are left alone. */
 static void clean_stale_tmp(const es_store *st)
@@ -38,17 +48,10 @@ static void clean_stale_tmp(const es_store *st)
     close(fd);
     return;
   }
-  pid_t self = getpid();
   struct dirent *de;
-  while ((de = readdir(d))) {
-    char *end;
-    errno = 0;
-    long pid = strtol(de->d_name, &end, 10);
-    if (errno || pid <= 0 || *end != '.' || pid == (long)self || pid > INT_MAX)
-      continue;
-    if (kill((pid_t)pid, 0) != 0 && errno == ESRCH)
+  while ((de = readdir(d)))
+    if (es_store_tmp_stale(de->d_name))
       unlinkat(fd, de->d_name, 0);
-  }
   closedir(d);
   close(fd);
 }

@@ -61,11 +61,13 @@ static uint64_t neff_count(double neff)
 static int ks_test(const double *a, size_t na, double neff_a, const double *b, size_t nb,
                    double neff_b, es_ks_result *ks)
 {
-  if (es_ks_2samp(a, na, b, nb, ks))
-    return -1;
   uint64_t ea = neff_count(neff_a), eb = neff_count(neff_b);
-  if (ea != na || eb != nb)
-    ks->p = es_ks_p(ks->statistic, ea, eb, &ks->exact);
+  if (ea == na && eb == nb)
+    return es_ks_2samp(a, na, b, nb, ks);
+  if (!na || !nb)
+    return -1;
+  ks->statistic = es_ks_statistic(a, na, b, nb);
+  ks->p = es_ks_p(ks->statistic, ea, eb, &ks->exact);
   return 0;
 }
 

@@ -420,12 +420,10 @@ double es_ks2_exact_sf(uint64_t n1, uint64_t n2, uint64_t h)
   return clip01(1.0 - inside);
 }
 
-int es_ks_2samp(const double *a, size_t na, const double *b, size_t nb, es_ks_result *r)
+/* D = max |i/na - j/nb| over the points of the pooled sample, as the integer |i nb - j na| (so
+ * that the exact branch gets h without rounding). */
+static uint64_t ks_best(const double *a, size_t na, const double *b, size_t nb)
 {
-  if (na == 0 || nb == 0)
-    return -1;
-  /* D = max |i/na - j/nb| over the points of the pooled sample, kept as the integer
-   * |i nb - j na| so that the exact branch gets h without rounding. */
   size_t i = 0, j = 0;
   uint64_t best = 0;
   while (i < na && j < nb) {
@@ -440,6 +438,19 @@ int es_ks_2samp(const double *a, size_t na, const double *b, size_t nb, es_ks_re
       best = ad;
   }
   /* once one side is exhausted the difference only shrinks toward 0 */
+  return best;
+}
+
+double es_ks_statistic(const double *a, size_t na, const double *b, size_t nb)
+{
+  return na && nb ? (double)ks_best(a, na, b, nb) / ((double)na * (double)nb) : 0;
+}
+
+int es_ks_2samp(const double *a, size_t na, const double *b, size_t nb, es_ks_result *r)
+{
+  if (na == 0 || nb == 0)
+    return -1;
+  uint64_t best = ks_best(a, na, b, nb);
   uint64_t g = gcd64(na, nb);
   double d = (double)best / ((double)na * (double)nb);
   if (na <= ES_KS_EXACT_MAX_N && nb <= ES_KS_EXACT_MAX_N) {

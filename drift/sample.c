@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/cli.h"
 #include "core/isotime.h"
 #include "core/strmap.h"
 #include "core/unionfind.h"
@@ -265,14 +266,12 @@ int es_drift_unit_parse(const char *s, es_drift_unit_rule *u, es_error *err)
     u->kind = ES_DRIFT_UNIT_FRAME;
     return ES_OK;
   }
-  if (!strncmp(s, "burst:", 6)) {
-    char *e = NULL;
-    long long v = strtoll(s + 6, &e, 10);
-    if (s[6] >= '0' && s[6] <= '9' && !*e && v >= 1 && v <= 1000000000) {
-      u->kind = ES_DRIFT_UNIT_BURST;
-      u->burst_seconds = v;
-      return ES_OK;
-    }
+  unsigned long long v;
+  if (!strncmp(s, "burst:", 6) && s[6] >= '0' && s[6] <= '9' &&
+      es_cli_parse_uint(s + 6, 1, 1000000000, &v, NULL) == ES_OK) {
+    u->kind = ES_DRIFT_UNIT_BURST;
+    u->burst_seconds = (int64_t)v;
+    return ES_OK;
   }
   return es_error_set(err, ES_EUSAGE,
                       "--unit '%s': expected cluster, burst:SECONDS (1 to 10^9) or frame", s);

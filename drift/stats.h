@@ -25,6 +25,9 @@ typedef struct es_ks_result {
  * size is 0 or the exact computation needs memory that cannot be had (then nothing is set). */
 int es_ks_2samp(const double *a, size_t na, const double *b, size_t nb, es_ks_result *r);
 
+/* The statistic alone (0 when a side is empty): what es_ks_2samp() gives, without its p. */
+double es_ks_statistic(const double *a, size_t na, const double *b, size_t nb);
+
 /* The two-sided p-value of a two-sample KS statistic d as if the samples had n1 and n2
  * independent values (the effective sizes of clustered samples): the same method choice as
  * es_ks_2samp(); the exact branch takes P(D >= ceil(d lcm - 1e-9) / lcm). *exact tells which.

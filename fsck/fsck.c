@@ -2,7 +2,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -140,11 +139,7 @@ static int check_temporaries(const es_store *st, es_fsck_report *r, es_error *er
   while (rc == ES_OK && (de = readdir(d))) {
     if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
       continue;
-    char *end = NULL;
-    long pid = strtol(de->d_name, &end, 10);
-    int alive = end != de->d_name && *end == '.' && pid > 0 &&
-                (kill((pid_t)pid, 0) == 0 || errno == EPERM);
-    if (alive)
+    if (!es_store_tmp_stale(de->d_name))
       continue;
     char rel[512];
     snprintf(rel, sizeof rel, ".tmp/%.400s", de->d_name);
@@ -323,25 +318,6 @@ static int mkdir_at(int dirfd, const char *name)
   return mkdirat(dirfd, name, 0777) == 0 || errno == EEXIST ? 0 : -1;
 }
 
-/* Cuts an append-only file back to just after its last newline. */
-static int cut_torn(const es_store *st, const char *name)
-{
-  int fd = openat(st->dirfd, name, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
-  if (fd < 0)
-    return -1;
-  struct stat sb;
-  int rc = -1;
-  if (fstat(fd, &sb) == 0) {
-    off_t end = sb.st_size;
-    char c;
-    while (end > 0 && pread(fd, &c, 1, end - 1) == 1 && c != '\n')
-      end--;
-    rc = ftruncate(fd, end) == 0 && fsync(fd) == 0 ? 0 : -1;
-  }
-  close(fd);
-  return rc;
-}
-
 int es_fsck_repair(es_store *st, es_fsck_report *r, es_error *err)
 {
   int need_index = 0, moved = 0;
@@ -392,7 +368,7 @@ int es_fsck_repair(es_store *st, es_fsck_report *r, es_error *err)
     } else if (!strcmp(q->kind, "stale-temporary")) {
       q->repaired = unlinkat(st->dirfd, q->path, 0) == 0 || errno == ENOENT;
     } else if (!strcmp(q->kind, "torn-line")) {
-      q->repaired = cut_torn(st, q->path) == 0;
+      q->repaired = es_store_cut_torn(st, q->path, NULL) == ES_OK;
     }
   }
   if (moved) {

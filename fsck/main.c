@@ -82,9 +82,7 @@ int main(int argc, char **argv)
   es_fsck_report r = {0};
   int status = ES_EXIT_FAIL, rc;
   if ((rc = es_store_open(&st, root, 0, NULL, &err))) {
-    status = es_cli_fail(prog, rc, &err);
-    if (rc == ES_ENOTFOUND)
-      status = ES_EXIT_USAGE;
+    status = es_cli_fail_dataset(prog, rc, &err);
     goto done;
   }
   /* a check takes a reader's lock: it waits for a writer, deletes nothing */

@@ -75,9 +75,7 @@ int main(int argc, char **argv)
   uint64_t bytes = 0;
   int status = ES_EXIT_FAIL, rc;
   if ((rc = es_store_open(&st, root, 0, NULL, &err))) {
-    status = es_cli_fail(prog, rc, &err);
-    if (rc == ES_ENOTFOUND)
-      status = ES_EXIT_USAGE;
+    status = es_cli_fail_dataset(prog, rc, &err);
     goto done;
   }
   /* the exclusive lock: no writer can be between publishing an object and its commit */

@@ -147,32 +147,22 @@ int main(int argc, char **argv)
   es_rm_summary sum = {0};
   int status = ES_EXIT_FAIL, rc;
   if ((rc = es_store_open(&st, root, 0, NULL, &err))) {
-    status = rc == ES_ENOTFOUND ? (es_cli_fail(prog, rc, &err), ES_EXIT_USAGE)
-                                : es_cli_fail(prog, rc, &err);
+    status = es_cli_fail_dataset(prog, rc, &err);
     goto done;
   }
   if ((rc = es_cli_lock(prog, &st, dry ? ES_LOCK_SHARED : 0, quiet || json, &err))) {
     status = es_cli_fail(prog, rc, &err);
     goto done;
   }
-  /* names that match no item: nothing is changed */
-  es_rm_summary probe = {0};
-  if ((rc = es_rm_run(&st, &sel, reason, 1, &probe, &err))) {
-    es_rm_summary_free(&probe);
-    status = es_cli_fail(prog, rc, &err);
-    goto done;
-  }
-  if (json_array_size(probe.unknown)) {
-    for (size_t i = 0; i < json_array_size(probe.unknown); i++)
-      es_cli_error(prog, "'%s' is no item of the dataset (an id or objects/ab/<id>.<ext>)",
-                   es_show(json_string_value(json_array_get(probe.unknown, i))));
-    es_rm_summary_free(&probe);
-    status = ES_EXIT_USAGE;
-    goto done;
-  }
-  es_rm_summary_free(&probe);
   if ((rc = es_rm_run(&st, &sel, reason, dry, &sum, &err))) {
     status = es_cli_fail(prog, rc, &err);
+    goto done;
+  }
+  if (json_array_size(sum.unknown)) { /* nothing was changed */
+    for (size_t i = 0; i < json_array_size(sum.unknown); i++)
+      es_cli_error(prog, "'%s' is no item of the dataset (an id or objects/ab/<id>.<ext>)",
+                   es_show(json_string_value(json_array_get(sum.unknown, i))));
+    status = ES_EXIT_USAGE;
     goto done;
   }
   if (json) {

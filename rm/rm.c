@@ -53,14 +53,11 @@ static const char *pixels_of(const es_item *it)
   return it->extra ? json_string_value(json_object_get(it->extra, "pixels")) : NULL;
 }
 
-/* Does an occurrence of it match the device selector? */
-static int device_match(const es_item *it, const es_rm_select *sel)
+/* Does an occurrence of it match the device selector (captured in [from, to] when the selector
+ * has a range)? */
+static int device_match(const es_item *it, const es_rm_select *sel, int64_t from, int64_t to)
 {
-  int64_t from = INT64_MIN, to = INT64_MAX, t;
-  if (sel->from)
-    es_time_seconds(sel->from, &from);
-  if (sel->to)
-    es_time_seconds(sel->to, &to);
+  int64_t t;
   for (size_t k = 0; k < it->n_seen; k++) {
     const es_occurrence *o = &it->seen[k];
     if (!o->device || strcmp(o->device, sel->device))
@@ -89,12 +86,17 @@ static int select_items(const es_manifest *m, const es_rm_select *sel, const es_
     else if (!(id_of_name(sel->names[k], id) && es_strmap_get(&t->ids, id, NULL)))
       json_array_append_new(sum->unknown, json_string(sel->names[k]));
   }
+  int64_t from = INT64_MIN, to = INT64_MAX;
+  if (sel->from)
+    es_time_seconds(sel->from, &from);
+  if (sel->to)
+    es_time_seconds(sel->to, &to);
   for (size_t i = 0; i < m->n && rc == ES_OK; i++) {
     const es_item *it = &m->items[i];
     if (mark[i])
       continue;
     int hit = 0;
-    if (sel->device && device_match(it, sel))
+    if (sel->device && device_match(it, sel, from, to))
       hit = 1;
     for (size_t k = 0; sel->batch && !hit && k < it->n_seen; k++)
       hit = it->seen[k].batch && !strcmp(it->seen[k].batch, sel->batch);
@@ -306,7 +308,7 @@ int es_rm_run(es_store *st, const es_rm_select *sel, const char *reason, int dry
       new_px[npx++] = px;
   }
   sum->removed = json_array_size(sum->ids);
-  if (dry_run)
+  if (dry_run || json_array_size(sum->unknown)) /* a name that matches nothing: no change */
     goto done;
   /* 1. the tombstones: from here on the content is refused and the run can be completed */
   if (nid || npx) {

@@ -345,10 +345,7 @@ int main(int argc, char **argv)
   int changes = (assign || release || aside) && !dry;
 
   if ((rc = es_store_open(&st, root, 0, NULL, &err))) {
-    /* a dataset that is not there is an unusable argument, not an I/O failure */
-    status = es_cli_fail(prog, rc, &err);
-    if (rc == ES_ENOTFOUND)
-      status = ES_EXIT_USAGE;
+    status = es_cli_fail_dataset(prog, rc, &err);
     goto cleanup;
   }
   if (changes && (rc = es_store_lock(&st, 1, &err))) {

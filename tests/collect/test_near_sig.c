@@ -10,27 +10,12 @@
 #include "core/near_sig.h"
 #include "formats/decode.h"
 #include "formats/features.h"
+#include "photos.h"
 #include "testutil.h"
 
 static const char *PHOTOS[] = {"brick.png",  "camera.png", "chelsea.png", "china.jpg",
                                "coffee.png", "flower.jpg", "grass.png",   "gravel.png"};
 #define NPHOTOS (sizeof PHOTOS / sizeof *PHOTOS)
-
-static es_image load(const char *name)
-{
-  char rel[64];
-  snprintf(rel, sizeof rel, "photos/%s", name);
-  char *path = tu_data(rel);
-  size_t len = 0;
-  uint8_t *buf = tu_read(path, &len);
-  cr_assert(buf, "cannot read %s", path);
-  es_image img;
-  es_error err = {0};
-  cr_assert_eq(es_image_decode(buf, len, NULL, &img, NULL, &err), ES_OK, "%s: %s", path, err.msg);
-  free(buf);
-  free(path);
-  return img;
-}
 
 /* The window [x0, x0 + w) x [y0, y0 + h) of img, as a new image; delta added to every sample
  * (clipped). */
@@ -73,7 +58,7 @@ Test(near_sig, threshold_depends_on_the_smaller_picture)
 
 Test(near_sig, signature_is_the_hash_input_and_the_side)
 {
-  es_image img = load("camera.png");
+  es_image img = tc_photo("camera.png");
   uint64_t h;
   es_near_sig s;
   features(&img, &h, &s);
@@ -93,7 +78,7 @@ Test(near_sig, a_photo_matches_its_crops_shifts_and_brightness)
     if (!strcmp(PHOTOS[p], "grass.png") || !strcmp(PHOTOS[p], "gravel.png") ||
         !strcmp(PHOTOS[p], "brick.png"))
       continue; /* fine textures without structure at 32x32: see the next test */
-    es_image img = load(PHOTOS[p]);
+    es_image img = tc_photo(PHOTOS[p]);
     uint32_t W = img.width, H = img.height;
     es_image base = window(&img, W / 20, H / 20, W - W / 10, H - H / 10, 0);
     es_image crop =
@@ -128,7 +113,7 @@ Test(near_sig, distinct_photos_and_distinct_halves_stay_apart)
   es_near_sig s[NPHOTOS * 3];
   uint64_t h[NPHOTOS * 3];
   for (size_t p = 0; p < NPHOTOS; p++) {
-    es_image img = load(PHOTOS[p]);
+    es_image img = tc_photo(PHOTOS[p]);
     uint32_t W = img.width, H = img.height;
     es_image left = window(&img, 0, 0, W * 45 / 100, H, 0);
     es_image right = window(&img, W - W * 45 / 100, 0, W * 45 / 100, H, 0);
@@ -193,7 +178,7 @@ Test(near_sig, selfjoin_is_the_sequential_definition_for_any_threads)
   cr_assert(h && s && a && b);
   uint64_t rng = 12345;
   for (size_t p = 0; p < NPHOTOS; p++) {
-    es_image img = load(PHOTOS[p]);
+    es_image img = tc_photo(PHOTOS[p]);
     uint32_t W = img.width, H = img.height;
     for (int k = 0; k < 150; k++) {
       rng = rng * 6364136223846793005ull + 1442695040888963407ull;

@@ -10,23 +10,8 @@
 #include "formats/decode.h"
 #include "formats/encode.h"
 #include "formats/signatures.h"
+#include "photos.h"
 #include "testutil.h"
-
-static es_image load(const char *name)
-{
-  char rel[64];
-  snprintf(rel, sizeof rel, "photos/%s", name);
-  char *path = tu_data(rel);
-  size_t len = 0;
-  uint8_t *buf = tu_read(path, &len);
-  cr_assert(buf, "cannot read %s", path);
-  es_image img;
-  es_error err = {0};
-  cr_assert_eq(es_image_decode(buf, len, NULL, &img, NULL, &err), ES_OK, "%s", err.msg);
-  free(buf);
-  free(path);
-  return img;
-}
 
 /* Writes the window [x0, x0 + w) x [y0, y0 + h) of img, each sample plus delta, mirrored left
  * to right when mirror, as PNG. */
@@ -61,7 +46,7 @@ static void write_window(const es_image *img, const char *path, uint32_t x0, uin
 static void make_inputs(const char *in)
 {
   du_mkdirs(in);
-  es_image a = load("chelsea.png"), b = load("coffee.png"), c = load("camera.png");
+  es_image a = tc_photo("chelsea.png"), b = tc_photo("coffee.png"), c = tc_photo("camera.png");
   uint32_t W = a.width, H = a.height;
   char *p;
   write_window(&a, p = du_fmt("%s/cat.png", in), 0, 0, W, H, 0), free(p);
@@ -304,7 +289,7 @@ Test(relation_cli, augment_never_adds_a_near_duplicate_of_a_held_out_item)
    * item: augment must drop it. */
   char *root = tu_tmpdir(), *ds = du_fmt("%s/ds", root), *in = du_fmt("%s/in", root);
   du_mkdirs(in);
-  es_image a = load("coffee.png");
+  es_image a = tc_photo("coffee.png");
   char *p;
   write_window(&a, p = du_fmt("%s/photo.png", in), 0, 0, a.width, a.height, 0), free(p);
   write_window_m(&a, p = du_fmt("%s/mirror.png", in), 0, 0, a.width, a.height, 10, 1), free(p);

@@ -21,50 +21,11 @@
 #include <unistd.h>
 
 #include "core/store.h"
+#include "scratch.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static es_store st;
-static char parent[256], root[300];
-static int ready;
 static volatile size_t sink;
-
-static void cleanup(void)
-{
-  static const char *const files[] = {"ledger.jsonl", "edgeset.json", ".lock"};
-  static const char *const dirs[] = {"objects", "reports", ".tmp"};
-  es_store_close(&st);
-  char p[512];
-  for (size_t i = 0; i < sizeof files / sizeof files[0]; i++) {
-    snprintf(p, sizeof p, "%s/%s", root, files[i]);
-    unlink(p);
-  }
-  for (size_t i = 0; i < sizeof dirs / sizeof dirs[0]; i++) {
-    snprintf(p, sizeof p, "%s/%s", root, dirs[i]);
-    rmdir(p);
-  }
-  rmdir(root);
-  rmdir(parent);
-}
-
-static void setup(void)
-{
-  struct stat sb;
-  const char *tmp = stat("/dev/shm", &sb) == 0 && access("/dev/shm", W_OK) == 0 ? "/dev/shm"
-                    : getenv("TMPDIR")                                        ? getenv("TMPDIR")
-                                                                              : "/tmp";
-  snprintf(parent, sizeof parent, "%s/edgeset-fuzz-ledger.XXXXXX", tmp);
-  if (!mkdtemp(parent))
-    abort();
-  snprintf(root, sizeof root, "%s/ds", parent);
-  es_error err = {0};
-  if (es_store_open(&st, root, 1, NULL, &err) != ES_OK || es_store_lock(&st, 1, &err) != ES_OK) {
-    fprintf(stderr, "fuzz_ledger: %s\n", err.msg);
-    abort();
-  }
-  atexit(cleanup);
-  ready = 1;
-}
 
 typedef struct seen {
   json_t *recs; /* array of what the callback got */
@@ -117,28 +78,13 @@ static size_t expected(const uint8_t *b, size_t len, json_t *want)
   return 0;
 }
 
-static void write_ledger(const uint8_t *data, size_t size)
-{
-  int fd = openat(st.dirfd, "ledger.jsonl", O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0)
-    abort();
-  size_t at = 0;
-  while (at < size) {
-    ssize_t w = write(fd, data + at, size - at);
-    if (w <= 0)
-      abort();
-    at += (size_t)w;
-  }
-  close(fd);
-}
-
 /* Reads the ledger; checks it against the bytes it holds; returns the records (new ref). */
 static json_t *read_and_check(const uint8_t *bytes, size_t len, int *bad_line)
 {
   seen s = {json_array()};
   json_t *want = json_array();
   es_error err = {0};
-  int rc = es_store_read_jsonl(&st, "ledger.jsonl", on_record, &s, &err);
+  int rc = es_store_read_jsonl(&scratch, "ledger.jsonl", on_record, &s, &err);
   size_t bad = expected(bytes, len, want);
   if (bad) {
     char needle[64];
@@ -165,16 +111,14 @@ static uint8_t *read_back(size_t *len)
 {
   uint8_t *buf = NULL;
   es_error err = {0};
-  if (es_store_read(&st, "ledger.jsonl", 0, &buf, len, &err) != ES_OK)
+  if (es_store_read(&scratch, "ledger.jsonl", 0, &buf, len, &err) != ES_OK)
     abort();
   return buf;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-  if (!ready)
-    setup();
-  write_ledger(data, size);
+  scratch_write("ledger", "ledger.jsonl", data, size);
   int bad = 0;
   json_t *before = read_and_check(data, size, &bad);
 
@@ -185,7 +129,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                           "2024-06-01T10:00:00Z", "batch", "fuzz", "seq",
                           (json_int_t)(h >> 12));
   es_error err = {0};
-  if (!rec || es_store_append(&st, "ledger.jsonl", rec, &err) != ES_OK) {
+  if (!rec || es_store_append(&scratch, "ledger.jsonl", rec, &err) != ES_OK) {
     fprintf(stderr, "fuzz_ledger: append: %s\n", err.msg);
     abort();
   }
