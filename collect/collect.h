@@ -37,16 +37,11 @@ typedef struct es_collect_opts {
   int jobs;                   /* worker threads, >= 1 */
   int dry_run;                /* decide everything, write nothing */
   int refuse_near_redacted;   /* quarantine near duplicates of removed content too */
+  unsigned shard_k, shard_n;  /* shard_n > 0: only the inputs of shard shard_k of shard_n */
   /* Called after each input, from one thread at a time; NULL for none. */
   void (*progress_fn)(void *ctx, size_t done, size_t total);
   void *progress_ctx;
 } es_collect_opts;
-
-/* A new item whose phash is this close to the phash of content edgeset rm removed is a near
- * duplicate of it: reported, or refused with refuse_near_redacted. 10 bits: on the held half
- * of the near-duplicate truth set the phash alone had precision 1.000 there
- * (docs/near-duplicates.md). */
-#define ES_REDACTED_NEAR 10
 
 /* Quarantine reason codes, counted in the summary. */
 enum { ES_Q_MISSING, ES_Q_UNREADABLE, ES_Q_EMPTY, ES_Q_TOO_LARGE, ES_Q_UNSUPPORTED, ES_Q_CORRUPT,
@@ -55,6 +50,7 @@ extern const char *const es_quarantine_codes[ES_Q_COUNT];
 
 typedef struct es_collect_summary {
   char batch[128];
+  unsigned shard_k, shard_n; /* --shard K/N; shard_n 0 without */
   size_t inputs;            /* distinct input paths (sidecars excluded) */
   size_t sidecars;          /* sidecar files beside inputs (not inputs themselves) */
   size_t sidecars_rejected; /* sidecars that could not be used: each has a quarantine line */

@@ -7,7 +7,7 @@
  *    (sidecar, EXIF time), and, for the first input with bytes the dataset does not have,
  *    decode, compute the pixel hash, phash and stats, and store the object.
  * 3. In the canonical order (paths sorted bytewise), decide what each input is: new item,
- *    occurrence, or quarantine line; then derive clusters (cluster.c).
+ *    occurrence, or quarantine line; then derive clusters (formats/clusters.c).
  * 4. Commit, one dataset transaction (formats/dataset.h): quarantine lines appended, objects
  *    published, the new manifest written, a new batch's ledger record appended, the manifest
  *    renamed (the commit point), index.bin rewritten, the collect record appended.
@@ -25,10 +25,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "collect/cluster_internal.h"
+#include "formats/clusters.h"
 #include "formats/signatures.h"
 #include "formats/dataset.h"
 #include "formats/tombstones.h"
+#include "formats/batch_state.h"
 #include "formats/features.h"
 #include "collect/inputs_internal.h"
 #include "core/strmap.h"
@@ -36,6 +37,7 @@
 #include "formats/index.h"
 #include "formats/manifest.h"
 #include "core/hash.h"
+#include "core/profile.h"
 #include "formats/path_escape.h"
 
 const char *const es_quarantine_codes[ES_Q_COUNT] = {
@@ -67,16 +69,10 @@ typedef struct rec {
 typedef struct run {
   es_store *st;
   const es_collect_opts *o;
-  es_manifest m;
-  es_strmap ids;       /* item id -> index in m */
-  es_strmap pixels;    /* pixel hash -> index in m */
-  es_strmap batch_seq; /* batch name -> sequence number */
-  es_strmap done;      /* paths this batch already recorded (manifest or quarantine) */
+  es_batch_state k;    /* what the dataset says: manifest, batches, what this batch recorded,
+                          tombstones */
   es_strmap claims;    /* id -> record that decodes it */
-  es_tombstones tomb;  /* content removed by edgeset rm: refused */
   size_t n_loaded;     /* items the manifest had before this run */
-  size_t next_seq;
-  int batch_known;
   es__inputs in;
   rec *recs;
   es_decode_opts dopts;
@@ -101,68 +97,11 @@ static void set_quarantine(rec *r, int code, const char *fmt, ...)
 
 /* ---- loading what the dataset already says ---- */
 
-static int on_ledger(const json_t *rec_json, void *ctx, es_error *err)
-{
-  run *R = ctx;
-  const char *type = json_string_value(json_object_get(rec_json, "type"));
-  const char *batch = json_string_value(json_object_get(rec_json, "batch"));
-  json_t *seq = json_object_get(rec_json, "seq");
-  if (!type || strcmp(type, "batch") || !batch || !json_is_integer(seq))
-    return ES_OK;
-  size_t s = (size_t)json_integer_value(seq);
-  if (!es_strmap_get(&R->batch_seq, batch, NULL)) {
-    int rc = es_strmap_put(&R->batch_seq, batch, s, err);
-    if (rc)
-      return rc;
-  }
-  if (s + 1 > R->next_seq)
-    R->next_seq = s + 1;
-  return ES_OK;
-}
-
-static int on_quarantine(const json_t *rec_json, void *ctx, es_error *err)
-{
-  run *R = ctx;
-  const char *batch = json_string_value(json_object_get(rec_json, "batch"));
-  const char *path = json_string_value(json_object_get(rec_json, "path"));
-  if (!batch || !path || strcmp(batch, R->o->batch))
-    return ES_OK;
-  char *raw = es_path_unescape(path, err);
-  if (!raw)
-    return err ? err->code : ES_EFORMAT;
-  int rc = es_strmap_put(&R->done, raw, 0, err);
-  free(raw);
-  return rc;
-}
-
 static int load_dataset(run *R, es_error *err)
 {
-  int rc = es_manifest_load(R->st, &R->m, err);
-  if (rc)
-    return rc;
-  R->n_loaded = R->m.n;
-  for (size_t i = 0; i < R->m.n; i++) {
-    es_item *it = &R->m.items[i];
-    if ((rc = es_strmap_put(&R->ids, it->id, i, err)))
-      return rc;
-    const char *px = json_string_value(json_object_get(it->extra, "pixels"));
-    if (px && !es_strmap_get(&R->pixels, px, NULL) && (rc = es_strmap_put(&R->pixels, px, i, err)))
-      return rc;
-    for (size_t k = 0; k < it->n_seen; k++)
-      if (!strcmp(it->seen[k].batch, R->o->batch) &&
-          (rc = es_strmap_put(&R->done, it->seen[k].path, 0, err)))
-        return rc;
-  }
-  if ((rc = es_store_read_jsonl(R->st, "ledger.jsonl", on_ledger, R, err)))
-    return rc;
-  if ((rc = es_store_read_jsonl(R->st, "quarantine.jsonl", on_quarantine, R, err)) ||
-      (rc = es_tombstones_load(R->st, &R->tomb, err)))
-    return rc;
-  size_t seq;
-  R->batch_known = es_strmap_get(&R->batch_seq, R->o->batch, &seq);
-  if (!R->batch_known && (rc = es_strmap_put(&R->batch_seq, R->o->batch, R->next_seq, err)))
-    return rc;
-  return ES_OK;
+  int rc = es_batch_state_load(R->st, R->o->batch, &R->k, err);
+  R->n_loaded = R->k.m.n;
+  return rc;
 }
 
 /* ---- per-input work (parallel) ---- */
@@ -378,7 +317,7 @@ static int ingest_one(run *R, size_t i, es_error *err)
   /* The first input with bytes the dataset lacks decodes them; the others only read the
    * metadata they need for their occurrence. */
   int mine = 0, rc = ES_OK;
-  if (!es_strmap_get(&R->ids, r->id, NULL)) {
+  if (!es_strmap_get(&R->k.ids, r->id, NULL)) {
 #pragma omp critical(es_collect_claims)
     {
       if (!es_strmap_get(&R->claims, r->id, NULL)) {
@@ -421,31 +360,11 @@ static int ingest_one(run *R, size_t i, es_error *err)
 
 /* ---- deciding, in canonical order ---- */
 
-static int cmp_seen(const run *R, const es_occurrence *a, const es_occurrence *b)
-{
-  size_t sa = SIZE_MAX, sb = SIZE_MAX;
-  es_strmap_get(&R->batch_seq, a->batch, &sa);
-  es_strmap_get(&R->batch_seq, b->batch, &sb);
-  if (sa != sb)
-    return sa < sb ? -1 : 1;
-  return strcmp(a->path, b->path);
-}
-
-/* Adds an occurrence to item k and moves it to its place in canonical order. */
+/* Adds an occurrence to item k at its place in canonical order. */
 static int add_occurrence(run *R, size_t k, const rec *r, es_error *err)
 {
-  es_item *it = &R->m.items[k];
-  int rc = es_item_add_seen(it, r->path, R->o->batch, r->device, r->time, err);
-  if (rc)
-    return rc;
-  size_t j = it->n_seen - 1;
-  while (j > 0 && cmp_seen(R, &it->seen[j - 1], &it->seen[j]) > 0) {
-    es_occurrence t = it->seen[j - 1];
-    it->seen[j - 1] = it->seen[j];
-    it->seen[j] = t;
-    j--;
-  }
-  return ES_OK;
+  return es_item_add_seen_ordered(&R->k.m.items[k], r->path, R->o->batch, r->device, r->time,
+                                  &R->k.batch_seq, err);
 }
 
 static int new_item(run *R, const rec *f, const rec *r, es_error *err)
@@ -474,13 +393,13 @@ static int new_item(run *R, const rec *f, const rec *r, es_error *err)
     es_item_free(&it);
     return rc;
   }
-  size_t k = R->m.n;
-  if ((rc = es_manifest_add(&R->m, &it, err))) {
+  size_t k = R->k.m.n;
+  if ((rc = es_manifest_add(&R->k.m, &it, err))) {
     es_item_free(&it);
     return rc;
   }
-  if ((rc = es_strmap_put(&R->ids, f->id, k, err)) ||
-      (rc = es_strmap_put(&R->pixels, f->pixels, k, err)))
+  if ((rc = es_strmap_put(&R->k.ids, f->id, k, err)) ||
+      (rc = es_strmap_put(&R->k.pixels, f->pixels, k, err)))
     return rc;
   return ES_OK;
 }
@@ -511,7 +430,7 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
       continue;
     }
     sum->inputs++;
-    if (es_strmap_get(&R->done, r->path, NULL)) {
+    if (es_strmap_get(&R->k.done, r->path, NULL)) {
       sum->already_collected++;
       continue;
     }
@@ -525,7 +444,7 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
         return es_error_set(err, ES_ENOMEM, "out of memory");
       sprintf(sp, "%s.json", r->path);
       /* A killed run may have written this line already. */
-      if (!es_strmap_get(&R->done, sp, NULL)) {
+      if (!es_strmap_get(&R->k.done, sp, NULL)) {
         sum->sidecars_rejected++;
         sum->quarantine_by_code[ES_Q_SIDECAR]++;
         rc = append_quarantine(R, sp, ES_Q_SIDECAR, r->sidecar_bad, NULL, err);
@@ -542,8 +461,8 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
       continue;
     }
     size_t k;
-    if (es_strmap_get(&R->tomb.ids, r->id, NULL) ||
-        (f && es_strmap_get(&R->tomb.pixels, f->pixels, NULL))) {
+    if (es_strmap_get(&R->k.tomb.ids, r->id, NULL) ||
+        (f && es_strmap_get(&R->k.tomb.pixels, f->pixels, NULL))) {
       /* removed by edgeset rm: these bytes or pixels never come back */
       sum->quarantined++;
       sum->quarantine_by_code[ES_Q_REDACTED]++;
@@ -554,15 +473,15 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
         return es_error_errno(err, ES_EIO, errno, "cannot remove '%s/%s'", R->st->root,
                               f->object);
       if ((rc = append_quarantine(R, r->path, ES_Q_REDACTED,
-                                  "removed from this dataset by edgeset rm (redacted)", NULL,
+                                  ES_REDACTED_REASON, NULL,
                                   err)))
         return rc;
       continue;
     }
-    if (es_strmap_get(&R->ids, r->id, &k)) {
+    if (es_strmap_get(&R->k.ids, r->id, &k)) {
       sum->exact_duplicates++;
       rc = add_occurrence(R, k, r, err);
-    } else if (f && es_strmap_get(&R->pixels, f->pixels, &k)) {
+    } else if (f && es_strmap_get(&R->k.pixels, f->pixels, &k)) {
       sum->pixel_duplicates++;
       rc = add_occurrence(R, k, r, err);
       /* These bytes are not an item: their object is not kept (one left by a killed run
@@ -573,11 +492,11 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
                errno != ENOENT)
         rc = es_error_errno(err, ES_EIO, errno, "cannot remove '%s/%s'", R->st->root,
                             f->object);
-    } else if (f && es_tombstones_nearest(&R->tomb, f->phash) <= ES_REDACTED_NEAR &&
+    } else if (f && es_tombstones_nearest(&R->k.tomb, f->phash) <= ES_REDACTED_NEAR &&
                R->o->refuse_near_redacted) {
       char why[96];
-      snprintf(why, sizeof why, "a near duplicate (%u bits) of content removed by edgeset rm",
-               es_tombstones_nearest(&R->tomb, f->phash));
+      snprintf(why, sizeof why, ES_REDACTED_NEAR_REASON,
+               es_tombstones_nearest(&R->k.tomb, f->phash));
       sum->quarantined++;
       sum->quarantine_by_code[ES_Q_REDACTED]++;
       if (f->slot != SIZE_MAX)
@@ -585,7 +504,7 @@ static int decide(run *R, es_collect_summary *sum, es_error *err)
       rc = append_quarantine(R, r->path, ES_Q_REDACTED, why, NULL, err);
     } else if (f) {
       sum->new_items++;
-      sum->near_redacted += es_tombstones_nearest(&R->tomb, f->phash) <= ES_REDACTED_NEAR;
+      sum->near_redacted += es_tombstones_nearest(&R->k.tomb, f->phash) <= ES_REDACTED_NEAR;
       rc = new_item(R, f, r, err);
     } else {
       rc = es_error_set(err, ES_EINTERNAL, "'%s' was neither decoded nor known", r->path);
@@ -610,6 +529,14 @@ static json_t *summary_json(const es_collect_summary *s)
       (json_int_t)s->near_duplicates, "quarantined", (json_int_t)s->quarantined, "quarantine", q,
       "near_redacted", (json_int_t)s->near_redacted,
       "items", (json_int_t)s->items_total, "clusters", (json_int_t)s->clusters_total);
+  if (j && s->shard_n) {
+    char shard[32];
+    snprintf(shard, sizeof shard, "%u/%u", s->shard_k, s->shard_n);
+    if (json_object_set_new(j, "shard", json_string(shard))) {
+      json_decref(j);
+      return NULL;
+    }
+  }
   /* with the second stage: signatures computed from the items' bytes, and items left without */
   if (j && s->signatures_missing &&
       (json_object_set_new(j, "signatures_computed",
@@ -638,11 +565,11 @@ json_t *es_collect_summary_json(const es_collect_summary *s)
 static int commit(run *R, const es_collect_summary *sum, es_error *err)
 {
   int rc = ES_OK;
-  es_dataset_set_manifest(R->tx, &R->m, NULL);
+  es_dataset_set_manifest(R->tx, &R->k.m, NULL);
   es_dataset_set_signatures(R->tx, &R->sigs);
-  if (!R->batch_known) {
+  if (!R->k.batch_known) {
     size_t seq = 0;
-    es_strmap_get(&R->batch_seq, R->o->batch, &seq);
+    es_strmap_get(&R->k.batch_seq, R->o->batch, &seq);
     rc = es_dataset_new_batch(R->tx, R->o->batch, seq, err);
   }
   if (!rc)
@@ -665,13 +592,8 @@ static void free_run(run *R)
     }
   free(R->recs);
   es_dataset_abort(R->tx);
-  es_tombstones_free(&R->tomb);
+  es_batch_state_free(&R->k);
   es__inputs_free(&R->in);
-  es_manifest_free(&R->m);
-  es_strmap_free(&R->ids);
-  es_strmap_free(&R->pixels);
-  es_strmap_free(&R->batch_seq);
-  es_strmap_free(&R->done);
   es_strmap_free(&R->claims);
   es_sigs_free(&R->sigs);
   json_decref(R->nosig);
@@ -684,36 +606,16 @@ static void no_signature(void *ctx, const char *id, const char *why)
     json_array_append_new(R->nosig, json_pack("{s:s, s:s}", "id", id, "reason", why));
 }
 
-/* Every item's cluster under the dataset's relation (cluster_internal.h). With the second stage,
+/* Every item's cluster under the dataset's relation (formats/clusters.h). With the second stage,
  * items of earlier runs whose signature signatures.bin lacks get it from their bytes. */
-static int derive_clusters(run *R, size_t *n_clusters, size_t *computed, es_error *err)
+static int derive_clusters(run *R, int incremental, size_t *n_clusters, size_t *computed,
+                           es_error *err)
 {
   es_near_rel rel;
-  int rc, two = es_settings_relation(&R->st->settings, &rel);
-  es_near_sig *aligned = NULL;
-  *computed = 0;
-  if (two) {
-    if (!R->nosig && !(R->nosig = json_array()))
-      return es_error_set(err, ES_ENOMEM, "out of memory");
-    rc = es_sigs_complete(R->st, &R->sigs, &R->m, R->o->jobs, no_signature, R, computed, NULL,
-                          err);
-    aligned = rc ? NULL : malloc((R->m.n ? R->m.n : 1) * sizeof *aligned);
-    if (!rc && !aligned)
-      rc = es_error_set(err, ES_ENOMEM, "out of memory for %zu signatures", R->m.n);
-    for (size_t i = 0; i < R->m.n && !rc; i++) {
-      const es_near_sig *g = es_sigs_find(&R->sigs, R->m.items[i].id);
-      if (g)
-        aligned[i] = *g;
-      else
-        aligned[i].side = 0;
-    }
-  } else {
-    rc = es_sigs_sort(&R->sigs, err);
-  }
-  if (!rc)
-    rc = es__clusters_derive(&R->m, &rel, aligned, &R->batch_seq, R->o->jobs, n_clusters, err);
-  free(aligned);
-  return rc;
+  if (es_settings_relation(&R->st->settings, &rel) && !R->nosig && !(R->nosig = json_array()))
+    return es_error_set(err, ES_ENOMEM, "out of memory");
+  return es_clusters_update(R->st, &R->k.m, &R->sigs, &R->k.batch_seq, incremental, R->o->jobs,
+                            no_signature, R, n_clusters, computed, err);
 }
 
 int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, size_t n_paths,
@@ -729,6 +631,7 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
   R.dopts.jpeg_dct_float = st->settings.jpeg_dct_float;
   snprintf(sum->batch, sizeof sum->batch, "%s", o->batch);
 
+  es_profile("start");
   struct stat dst;
   int rc = fstat(st->dirfd, &dst) ? es_error_errno(err, ES_EIO, errno, "cannot stat '%s'", st->root)
                                   : ES_OK;
@@ -740,6 +643,12 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
     rc = es__inputs_gather(paths, n_paths, dst.st_dev, dst.st_ino, &R.in, err);
   if (rc)
     goto cleanup;
+  es_profile("load (manifest, ledger, quarantine, signatures, inputs)");
+  if (o->shard_n) {
+    es__inputs_keep_shard(&R.in, o->shard_k, o->shard_n);
+    sum->shard_k = o->shard_k;
+    sum->shard_n = o->shard_n;
+  }
 
   R.recs = calloc(R.in.n ? R.in.n : 1, sizeof *R.recs);
   if (!R.recs) {
@@ -763,7 +672,7 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
   for (size_t i = 0; i < R.in.n; i++) {
     es_error e = {0};
     int r1 = ES_OK;
-    if (!failed && !R.in.v[i].sidecar && !es_strmap_get(&R.done, R.in.v[i].path, NULL))
+    if (!failed && !R.in.v[i].sidecar && !es_strmap_get(&R.k.done, R.in.v[i].path, NULL))
       r1 = ingest_one(&R, i, &e);
     if (r1) {
 #pragma omp critical(es_collect_fail)
@@ -784,6 +693,7 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
   if (rc)
     goto cleanup;
 
+  es_profile("ingest (read, hash, decode, stage objects)");
   for (size_t i = 0; i < R.in.n; i++) {
     size_t k;
     if (R.recs[i].id[0] && es_strmap_get(&R.claims, R.recs[i].id, &k))
@@ -795,20 +705,22 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
   /* New items were appended after the n_loaded the manifest had: remember them across the
    * sort, to count those that joined an existing cluster. */
   es_strmap created = {0};
-  for (size_t i = R.n_loaded; i < R.m.n && !rc; i++)
-    rc = es_strmap_put(&created, R.m.items[i].id, 0, err);
-  es_manifest_sort(&R.m);
+  for (size_t i = R.n_loaded; i < R.k.m.n && !rc; i++)
+    rc = es_strmap_put(&created, R.k.m.items[i].id, 0, err);
+  es_manifest_sort(&R.k.m);
+  es_profile("decide");
   if (!rc)
-    rc = derive_clusters(&R, &sum->clusters_total, &sum->signatures_computed, err);
-  for (size_t i = 0; i < R.m.n && !rc; i++)
-    sum->near_duplicates += strcmp(R.m.items[i].cluster, R.m.items[i].id) != 0 &&
-                            es_strmap_get(&created, R.m.items[i].id, NULL);
+    rc = derive_clusters(&R, 1, &sum->clusters_total, &sum->signatures_computed, err);
+  for (size_t i = 0; i < R.k.m.n && !rc; i++)
+    sum->near_duplicates += strcmp(R.k.m.items[i].cluster, R.k.m.items[i].id) != 0 &&
+                            es_strmap_get(&created, R.k.m.items[i].id, NULL);
   es_strmap_free(&created);
   if (rc)
     goto cleanup;
-  sum->items_total = R.m.n;
+  sum->items_total = R.k.m.n;
   sum->signatures_missing = R.nosig ? json_incref(R.nosig) : NULL;
 
+  es_profile("clusters (signatures of the dataset, the new items placed)");
   if (!o->dry_run)
     rc = commit(&R, sum, err);
 
@@ -834,15 +746,15 @@ int es_collect_recluster(es_store *st, unsigned near, int near_given, int jobs,
   int rc = load_dataset(&R, err);
   if (rc)
     goto cleanup;
-  sum->items = R.m.n;
-  before = malloc((R.m.n ? R.m.n : 1) * sizeof *before);
+  sum->items = R.k.m.n;
+  before = malloc((R.k.m.n ? R.k.m.n : 1) * sizeof *before);
   if (!before) {
     rc = es_error_set(err, ES_ENOMEM, "out of memory");
     goto cleanup;
   }
-  for (size_t i = 0; i < R.m.n; i++) {
-    memcpy(before[i], R.m.items[i].cluster, sizeof before[i]);
-    sum->clusters_before += !strcmp(R.m.items[i].cluster, R.m.items[i].id);
+  for (size_t i = 0; i < R.k.m.n; i++) {
+    memcpy(before[i], R.k.m.items[i].cluster, sizeof before[i]);
+    sum->clusters_before += !strcmp(R.k.m.items[i].cluster, R.k.m.items[i].id);
   }
   /* the relation first: a crash after this leaves a dataset whose next run (or a second
    * --recluster) derives the clusters under it */
@@ -860,16 +772,16 @@ int es_collect_recluster(es_store *st, unsigned near, int near_given, int jobs,
   }
   sum->near = st->settings.near;
   /* every signature from the bytes: none of signatures.bin is kept */
-  if ((rc = derive_clusters(&R, &sum->clusters, &sum->signatures, err)))
+  if ((rc = derive_clusters(&R, 0, &sum->clusters, &sum->signatures, err)))
     goto cleanup;
-  for (size_t i = 0; i < R.m.n; i++)
-    sum->moved += strcmp(before[i], R.m.items[i].cluster) != 0;
+  for (size_t i = 0; i < R.k.m.n; i++)
+    sum->moved += strcmp(before[i], R.k.m.items[i].cluster) != 0;
   sum->signatures_missing = json_incref(R.nosig);
   if (!(R.tx = es_dataset_begin(st, jobs, err))) {
     rc = ES_ENOMEM;
     goto cleanup;
   }
-  es_dataset_set_manifest(R.tx, &R.m, NULL);
+  es_dataset_set_manifest(R.tx, &R.k.m, NULL);
   es_dataset_set_signatures(R.tx, &R.sigs);
   rc = es_dataset_record(R.tx, "recluster",
                          json_pack("{s:o}", "summary", es_recluster_summary_json(sum)), err);

@@ -1,6 +1,8 @@
 /* Gathering collect's inputs: walking directories, de-duplicating paths, finding sidecars. */
 #include "collect/inputs_internal.h"
 
+#include "core/hash.h"
+
 #include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
@@ -142,6 +144,39 @@ int es__inputs_gather(char *const *paths, size_t n_paths, dev_t skip_dev, ino_t 
     }
   }
   return ES_OK;
+}
+
+unsigned es__input_shard(const char *path, unsigned n)
+{
+  char hex[33];
+  es_hash_hex(path, strlen(path), hex);
+  hex[16] = '\0';
+  return (unsigned)(strtoull(hex, NULL, 16) % n);
+}
+
+void es__inputs_keep_shard(es__inputs *in, unsigned k, unsigned n)
+{
+  size_t w = 0;
+  for (size_t r = 0; r < in->n; r++) {
+    char *p = in->v[r].path;
+    size_t len = strlen(p);
+    /* a sidecar goes where its image goes */
+    char save = 0;
+    if (in->v[r].sidecar) {
+      save = p[len - 5];
+      p[len - 5] = '\0';
+    }
+    unsigned s = es__input_shard(p, n);
+    if (in->v[r].sidecar)
+      p[len - 5] = save;
+    if (s == k) {
+      in->v[w++] = in->v[r];
+    } else {
+      free(p);
+      free(in->v[r].error);
+    }
+  }
+  in->n = w;
 }
 
 void es__inputs_free(es__inputs *in)

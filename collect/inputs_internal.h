@@ -24,6 +24,11 @@ typedef struct es__inputs {
  * missing). skip_dev/skip_ino name the dataset directory, which is never walked. */
 int es__inputs_gather(char *const *paths, size_t n_paths, dev_t skip_dev, ino_t skip_ino,
                       es__inputs *out, es_error *err);
+/* The shard of an input path among n: the high 64 bits of the XXH3-128 of the path's bytes (as
+ * given, after walking: the first 16 digits `xxhsum -H2` prints), modulo n. */
+unsigned es__input_shard(const char *path, unsigned n);
+/* Keeps only the inputs of shard k of n; a sidecar goes with its image. */
+void es__inputs_keep_shard(es__inputs *in, unsigned k, unsigned n);
 void es__inputs_free(es__inputs *in);
 
 #endif

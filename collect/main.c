@@ -26,6 +26,9 @@ static const char *const usage =
     "\n"
     "  -d, --dataset DIR      the dataset (default: $EDGESET_DATASET)\n"
     "      --batch NAME       batch name (default: the UTC time, YYYYMMDDTHHMMSSZ)\n"
+    "      --shard K/N        only the inputs of shard K of N (0 <= K < N), by a hash of\n"
+    "                         each path; needs --batch. edgeset-merge folds the N part\n"
+    "                         datasets into one, as one collect of all inputs would be\n"
     "      --device-from RULE dir:N (the folder N levels above the file, 1 = its parent),\n"
     "                         regex:RE (first group, else the whole match), fixed:NAME;\n"
     "                         a sidecar <image>.json {\"device\":..., \"time\":...} wins\n"
@@ -51,7 +54,7 @@ static const char *const usage =
     "Exit status: 0 done; 1 --strict and inputs were quarantined; 2 bad usage; 3 I/O failure.\n";
 
 enum { OPT_BATCH = 256, OPT_DEVICE, OPT_STORE, OPT_NEAR, OPT_MAXPIX, OPT_STRICT, OPT_DRY,
-       OPT_JSON, OPT_VERSION, OPT_RECLUSTER, OPT_REFUSE_NEAR };
+       OPT_JSON, OPT_VERSION, OPT_RECLUSTER, OPT_REFUSE_NEAR, OPT_SHARD };
 
 typedef struct paths {
   char **v;
@@ -111,7 +114,10 @@ static void show_progress(void *ctx, size_t done, size_t total)
 
 static void print_text(const es_collect_summary *s, const char *root)
 {
-  printf("batch %s into %s: %zu inputs\n", es_show(s->batch), es_show(root), s->inputs);
+  printf("batch %s into %s: %zu inputs", es_show(s->batch), es_show(root), s->inputs);
+  if (s->shard_n)
+    printf(" (shard %u of %u)", s->shard_k, s->shard_n);
+  printf("\n");
   printf("  %zu new items, %zu exact duplicates, %zu pixel duplicates, %zu already collected\n",
          s->new_items, s->exact_duplicates, s->pixel_duplicates, s->already_collected);
   printf("  %zu near duplicates joined existing clusters\n", s->near_duplicates);
@@ -187,11 +193,12 @@ int main(int argc, char **argv)
       {"refuse-near-redacted", no_argument, NULL, OPT_REFUSE_NEAR},       {"json", no_argument, NULL, OPT_JSON},
       {"quiet", no_argument, NULL, 'q'},             {"help", no_argument, NULL, 'h'},
       {"version", no_argument, NULL, OPT_VERSION},   {"recluster", no_argument, NULL, OPT_RECLUSTER},
+      {"shard", required_argument, NULL, OPT_SHARD},
       {NULL, 0, NULL, 0}};
   const char *dataset_opt = NULL, *batch = NULL, *device_spec = NULL, *store_mode = "copy";
   int jobs = 0, strict = 0, nul = 0, dry = 0, json = 0, quiet = 0, near_given = 0, refuse_near = 0;
   int maxpix_given = 0, reclustering = 0;
-  unsigned long long near = 0, maxpix = 0;
+  unsigned long long near = 0, maxpix = 0, shard_k = 0, shard_n = 0;
   es_error err = {0};
   es_device_rule rule;
   memset(&rule, 0, sizeof rule);
@@ -226,6 +233,16 @@ int main(int argc, char **argv)
         return es_cli_usage_error(prog, usage, "--max-pixels: %s", err.msg);
       maxpix_given = 1;
       break;
+    case OPT_SHARD: {
+      char *slash = strchr(optarg, '/');
+      if (slash)
+        *slash = '\0';
+      if (!slash || es_cli_parse_uint(optarg, 0, 1u << 20, &shard_k, &err) ||
+          es_cli_parse_uint(slash + 1, 1, 1u << 20, &shard_n, &err) || shard_k >= shard_n)
+        return es_cli_usage_error(prog, usage, "--shard: expected K/N with 0 <= K < N <= %u",
+                                  1u << 20);
+      break;
+    }
     case OPT_STRICT: strict = 1; break;
     case '0': nul = 1; break;
     case OPT_DRY: dry = 1; break;
@@ -245,9 +262,12 @@ int main(int argc, char **argv)
   const char *root = es_cli_dataset(dataset_opt);
   if (!root)
     return es_cli_usage_error(prog, usage, "no dataset: give -d DIR or set EDGESET_DATASET");
-  if (reclustering && (optind < argc || dry || batch || device_spec || maxpix_given))
+  if (reclustering && (optind < argc || dry || batch || device_spec || maxpix_given || shard_n))
     return es_cli_usage_error(prog, usage, "--recluster takes no paths and no options but -d, "
                               "--near, -j, --json and -q");
+  if (shard_n && !batch)
+    return es_cli_usage_error(prog, usage, "--shard needs --batch NAME: every shard of a batch "
+                              "must name it the same");
   if (!reclustering && optind >= argc)
     return es_cli_usage_error(prog, usage, "no input paths given ('-' reads them from stdin)");
   if (strcmp(store_mode, "copy") && strcmp(store_mode, "link") && strcmp(store_mode, "ref"))
@@ -335,6 +355,8 @@ int main(int argc, char **argv)
       .jobs = jobs,
       .dry_run = dry,
       .refuse_near_redacted = refuse_near,
+      .shard_k = (unsigned)shard_k,
+      .shard_n = (unsigned)shard_n,
       .progress_fn = (!quiet && isatty(STDERR_FILENO)) ? show_progress : NULL,
       .progress_ctx = &pr,
   };

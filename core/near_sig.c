@@ -326,6 +326,21 @@ int es_near_selfjoin_verified(const uint64_t *h, const es_near_sig *sig, size_t 
                               const es_near_rel *rel, int threads, uint32_t *assign,
                               size_t *n_reps, es_near_counts *counts, es_error *err)
 {
+  const es_near_sig **p = malloc((n ? n : 1) * sizeof *p);
+  if (!p)
+    return es_error_set(err, ES_ENOMEM, "out of memory for the near-duplicate join");
+  for (size_t i = 0; i < n; i++)
+    p[i] = &sig[i];
+  int rc = es_near_extend_verified(h, p, n, 0, rel, threads, assign, n_reps, counts, err);
+  free(p);
+  return rc;
+}
+
+int es_near_extend_verified(const uint64_t *h, const es_near_sig *const *sig, size_t n,
+                            size_t n_fixed,
+                            const es_near_rel *rel, int threads, uint32_t *assign,
+                            size_t *n_reps, es_near_counts *counts, es_error *err)
+{
   if (n > UINT32_MAX - 1)
     return es_error_set(err, ES_ELIMIT, "%zu items: more than the near-duplicate join supports",
                         n);
@@ -345,7 +360,13 @@ int es_near_selfjoin_verified(const uint64_t *h, const es_near_sig *sig, size_t 
     rc = es_error_set(err, ES_ENOMEM, "out of memory for the near-duplicate join");
     goto done;
   }
-  for (size_t b0 = 0; b0 < n && rc == ES_OK; b0 += BLOCK) {
+  /* the representatives decided before: indexed, never queried */
+  for (size_t i = 0; i < n_fixed && rc == ES_OK; i++)
+    if (assign[i] == i) {
+      rc = es_near_index_add(idx, h[i], (uint32_t)i, err);
+      reps++;
+    }
+  for (size_t b0 = n_fixed; b0 < n && rc == ES_OK; b0 += BLOCK) {
     size_t b1 = n - b0 < BLOCK ? n : b0 + BLOCK;
     long long nb = (long long)(b1 - b0);
     int oom = 0;
@@ -368,9 +389,9 @@ int es_near_selfjoin_verified(const uint64_t *h, const es_near_sig *sig, size_t 
       if (cb->n > 1)
         qsort(cb->v, cb->n, sizeof *cb->v, cmp_cand);
       for (size_t c = 0; c < cb->n; c++) {
-        const es_near_sig *r = &sig[cb->v[c].ref];
+        const es_near_sig *r = sig[cb->v[c].ref];
         ncand++;
-        if (es_near_sig_match(&sig[i], r, es_near_threshold(rel, sig[i].side, r->side))) {
+        if (es_near_sig_match(sig[i], r, es_near_threshold(rel, sig[i]->side, r->side))) {
           nver++;
           best[k] = cb->v[c].ref;
           bestd[k] = cb->v[c].dist;
@@ -400,9 +421,9 @@ int es_near_selfjoin_verified(const uint64_t *h, const es_near_sig *sig, size_t 
       if (local.n > 1)
         qsort(local.v, local.n, sizeof *local.v, cmp_cand);
       for (size_t c = 0; c < local.n; c++) {
-        const es_near_sig *r = &sig[local.v[c].ref];
+        const es_near_sig *r = sig[local.v[c].ref];
         ncand++;
-        if (es_near_sig_match(&sig[i], r, es_near_threshold(rel, sig[i].side, r->side))) {
+        if (es_near_sig_match(sig[i], r, es_near_threshold(rel, sig[i]->side, r->side))) {
           nver++;
           best[k] = local.v[c].ref;
           break;

@@ -64,4 +64,16 @@ int es_near_selfjoin_verified(const uint64_t *h, const es_near_sig *sig, size_t 
                               const es_near_rel *rel, int threads, uint32_t *assign,
                               size_t *n_reps, es_near_counts *counts, es_error *err);
 
+/* The same join continued: items 0..n_fixed-1 were decided before (assign[] holds their
+ * assignment, and only those with assign[i] == i, the representatives, matter: they are
+ * indexed without being compared with anything); items n_fixed..n-1 are then placed as the
+ * self-join would, against those representatives and each other. The work grows with
+ * n - n_fixed and the candidates it meets, not with n_fixed (but for indexing the
+ * representatives). sig[] points to each item's signature (only the representatives' among
+ * 0..n_fixed-1 are read). */
+int es_near_extend_verified(const uint64_t *h, const es_near_sig *const *sig, size_t n,
+                            size_t n_fixed,
+                            const es_near_rel *rel, int threads, uint32_t *assign,
+                            size_t *n_reps, es_near_counts *counts, es_error *err);
+
 #endif

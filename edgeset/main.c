@@ -9,7 +9,7 @@
 #include "core/cli.h"
 
 static const char *const stages[] = {"collect", "label", "split", "augment", "eval",
-                                     "drift",   "rm",    "fsck",  "gc"};
+                                     "drift",   "merge", "rm",    "fsck",  "gc"};
 #define N_STAGES (sizeof stages / sizeof stages[0])
 
 static void usage(FILE *f)
@@ -25,6 +25,7 @@ static void usage(FILE *f)
           "  augment   deterministic variants of the training split\n"
           "  eval      run the int8 TFLite model bit-exactly: metrics and HTML report\n"
           "  drift     flag a batch that no longer looks like the reference data\n"
+          "  merge     fold the parts of a sharded collect into one dataset, as one collect\n"
           "  rm        remove items for good: objects, records, variants; refused if collected again\n"
           "  fsck      check a dataset (objects, manifest, index, ledger) and repair leftovers\n"
           "  gc        delete objects no item refers to\n\n"

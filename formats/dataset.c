@@ -3,6 +3,8 @@
  * the commit serializes the manifest and rebuilds index.bin (formats/manifest.c, index.c). */
 #include "formats/dataset.h"
 
+#include "core/profile.h"
+
 #include "core/hash.h"
 #include "formats/signatures.h"
 
@@ -26,6 +28,8 @@ struct es_dataset {
   size_t labels_len;
   char *batch;            /* a new batch's name, or NULL */
   size_t batch_seq;
+  json_t *batch_extra;    /* more fields of its record, or NULL */
+  int quarantine_late;    /* quarantine records after the commit point (merge) */
   json_t *records;        /* array of {"type", "fields"}, appended after the commit point */
 };
 
@@ -88,13 +92,28 @@ int es_dataset_set_labels(es_dataset *tx, const char *bytes, size_t len, es_erro
 
 int es_dataset_new_batch(es_dataset *tx, const char *batch, size_t seq, es_error *err)
 {
+  return es_dataset_new_batch_ex(tx, batch, seq, NULL, err);
+}
+
+int es_dataset_new_batch_ex(es_dataset *tx, const char *batch, size_t seq, json_t *extra,
+                            es_error *err)
+{
   char *copy = strdup(batch);
-  if (!copy)
+  if (!copy) {
+    json_decref(extra);
     return es_error_set(err, ES_ENOMEM, "out of memory");
+  }
   free(tx->batch);
+  json_decref(tx->batch_extra);
   tx->batch = copy;
   tx->batch_seq = seq;
+  tx->batch_extra = extra;
   return ES_OK;
+}
+
+void es_dataset_quarantine_after_commit(es_dataset *tx)
+{
+  tx->quarantine_late = 1;
 }
 
 int es_dataset_record(es_dataset *tx, const char *type, json_t *fields, es_error *err)
@@ -128,8 +147,10 @@ static int append_batch_record(void *ctx, es_error *err)
 {
   es_dataset *tx = ctx;
   json_t *f = json_pack("{s:s, s:I}", "batch", tx->batch, "seq", (json_int_t)tx->batch_seq);
-  if (!f)
+  if (!f || (tx->batch_extra && json_object_update(f, tx->batch_extra))) {
+    json_decref(f);
     return es_error_set(err, ES_ENOMEM, "out of memory");
+  }
   int rc = append_record(tx->st, "batch", f, err);
   json_decref(f);
   return rc;
@@ -163,6 +184,20 @@ static int publish_and_serialize(es_dataset *tx, char **bytes, size_t *len, es_e
   return rc;
 }
 
+static int append_quarantine(es_dataset *tx, es_error *err)
+{
+  size_t i;
+  json_t *rec;
+  json_array_foreach(tx->quarantine, i, rec)
+  {
+    int rc = es_store_append(tx->st, QUARANTINE, rec, err);
+    if (rc)
+      return rc;
+  }
+  json_array_clear(tx->quarantine);
+  return ES_OK;
+}
+
 int es_dataset_commit(es_dataset *tx, es_error *err)
 {
   const es_store *st = tx->st;
@@ -173,17 +208,14 @@ int es_dataset_commit(es_dataset *tx, es_error *err)
   /* 1. quarantine records */
   size_t i;
   json_t *rec;
-  json_array_foreach(tx->quarantine, i, rec)
-  {
-    if ((rc = es_store_append(st, QUARANTINE, rec, err)))
-      return rc;
-  }
-  json_array_clear(tx->quarantine);
+  if (!tx->quarantine_late && (rc = append_quarantine(tx, err)))
+    return rc;
   /* 2. objects, the manifest's bytes */
   char *bytes = NULL;
   size_t len = 0;
   if ((rc = publish_and_serialize(tx, &bytes, &len, err)))
     return rc;
+  es_profile("commit: objects published, manifest serialized");
   if (tx->m) {
     /* 3. labels.txt and signatures.bin durable in their temporaries */
     es_staged_file *labels = NULL, *sigs = NULL;
@@ -204,6 +236,7 @@ int es_dataset_commit(es_dataset *tx, es_error *err)
         return rc;
       }
     }
+    es_profile("commit: signatures.bin written");
     /* 4.-6. the manifest durable, the batch record, the rename (the commit point) */
     char hash[33];
     es_hash_hex(bytes, len, hash);
@@ -222,8 +255,12 @@ int es_dataset_commit(es_dataset *tx, es_error *err)
     }
     if (sigs && (rc = es_store_publish_file(st, sigs, err)))
       return rc;
+    es_profile("commit: manifest.jsonl written and renamed");
     es_index_save_committed(st, tx->m, len, hash, tx->ix);
+    es_profile("commit: index.bin written");
   }
+  if (tx->quarantine_late && (rc = append_quarantine(tx, err)))
+    return rc;
   /* 9. the run's ledger records */
   json_array_foreach(tx->records, i, rec)
   {
@@ -244,5 +281,6 @@ void es_dataset_abort(es_dataset *tx)
   json_decref(tx->records);
   free(tx->labels);
   free(tx->batch);
+  json_decref(tx->batch_extra);
   free(tx);
 }

@@ -67,6 +67,13 @@ int es_dataset_set_labels(es_dataset *tx, const char *bytes, size_t len, es_erro
  * "batch":NAME,"seq":SEQ}, T taken when it is appended (just before the manifest's rename). */
 int es_dataset_new_batch(es_dataset *tx, const char *batch, size_t seq, es_error *err);
 
+/* The same with more fields for the record (a JSON object; takes the reference, also on
+ * failure): edgeset-merge records the parts a batch was merged from. */
+int es_dataset_new_batch_ex(es_dataset *tx, const char *batch, size_t seq, json_t *extra,
+                            es_error *err);
+/* The quarantine records are appended after the commit point (after step 8) instead of first:
+ * a merge that fails or is killed before its commit leaves quarantine.jsonl as it was. */
+void es_dataset_quarantine_after_commit(es_dataset *tx);
 /* Queues a ledger record appended after the commit point: {"type":TYPE,"time":T, then the
  * fields of `fields` in their order}; T is taken when it is appended. Takes the reference of
  * fields (a JSON object), also on failure. */

@@ -11,6 +11,7 @@
 
 #include "core/json.h"
 #include "core/show.h"
+#include "core/strmap.h"
 #include "formats/labels.h"
 
 #include <inttypes.h>
@@ -557,6 +558,32 @@ int es_item_add_seen(es_item *it, const char *path, const char *batch, const cha
     return es_error_set(err, ES_ENOMEM, "out of memory");
   }
   it->seen[it->n_seen++] = oc;
+  return ES_OK;
+}
+
+static int cmp_seen(const es_strmap *batch_seq, const es_occurrence *a, const es_occurrence *b)
+{
+  size_t sa = SIZE_MAX, sb = SIZE_MAX;
+  es_strmap_get(batch_seq, a->batch, &sa);
+  es_strmap_get(batch_seq, b->batch, &sb);
+  if (sa != sb)
+    return sa < sb ? -1 : 1;
+  return strcmp(a->path, b->path);
+}
+
+int es_item_add_seen_ordered(es_item *it, const char *path, const char *batch,
+                             const char *device, const char *time,
+                             const struct es_strmap *batch_seq, es_error *err)
+{
+  int rc = es_item_add_seen(it, path, batch, device, time, err);
+  if (rc)
+    return rc;
+  for (size_t j = it->n_seen - 1; j > 0 && cmp_seen(batch_seq, &it->seen[j - 1], &it->seen[j]) > 0;
+       j--) {
+    es_occurrence t = it->seen[j - 1];
+    it->seen[j - 1] = it->seen[j];
+    it->seen[j] = t;
+  }
   return ES_OK;
 }
 

@@ -75,6 +75,13 @@ int es_manifest_add(es_manifest *m, es_item *it, es_error *err);
 int es_item_add_seen(es_item *it, const char *path, const char *batch, const char *device,
                      const char *time, es_error *err);
 
+/* The same, then moved to its place in canonical order (batch sequence in batch_seq, a batch it
+ * does not know last; then the path bytewise). */
+struct es_strmap;
+int es_item_add_seen_ordered(es_item *it, const char *path, const char *batch,
+                             const char *device, const char *time,
+                             const struct es_strmap *batch_seq, es_error *err);
+
 void es_item_free(es_item *it);
 void es_manifest_free(es_manifest *m);
 

@@ -87,7 +87,77 @@ static int cmp_ord(const void *a, const void *b)
   return c ? c : (x->at > y->at) - (x->at < y->at);
 }
 
+static int full_sort(es_sigs *s, es_error *err);
+
+/* The length of the strictly increasing prefix. */
+static size_t sorted_prefix(const es_sigs *s)
+{
+  size_t p = s->n ? 1 : 0;
+  while (p < s->n && memcmp(s->id[p - 1], s->id[p], 16) < 0)
+    p++;
+  return p;
+}
+
+/* A sorted file's signatures plus a run's few new ones put after them (what every collect and
+ * merge has): the tail is sorted on its own, its ids the prefix already has replace the
+ * prefix's signatures in place (a later put wins), and the rest are merged in from the back,
+ * without copying the prefix to new arrays (a gigabyte at 1M items). */
 int es_sigs_sort(es_sigs *s, es_error *err)
+{
+  size_t p = sorted_prefix(s);
+  if (p == s->n)
+    return ES_OK;
+  if (s->n - p > s->n / 8)
+    return full_sort(s, err);
+  es_sigs tail = {0};
+  int rc = ES_OK;
+  for (size_t i = p; i < s->n && !rc; i++) {
+    rc = grow(&tail, err);
+    if (!rc) {
+      memcpy(tail.id[tail.n], s->id[i], 16);
+      tail.sig[tail.n++] = s->sig[i];
+    }
+  }
+  if (!rc)
+    rc = full_sort(&tail, err);
+  if (rc) {
+    es_sigs_free(&tail);
+    return rc;
+  }
+  s->n = p;
+  size_t keep = 0;
+  for (size_t j = 0; j < tail.n; j++) {
+    es_near_sig *old = (es_near_sig *)es_sigs_find_bin(s, tail.id[j]);
+    if (old) {
+      *old = tail.sig[j];
+    } else {
+      if (keep != j) {
+        memcpy(tail.id[keep], tail.id[j], 16);
+        tail.sig[keep] = tail.sig[j];
+      }
+      keep++;
+    }
+  }
+  size_t i = p, j = keep, w = p + keep;
+  while (j > 0) {
+    if (i > 0 && memcmp(s->id[i - 1], tail.id[j - 1], 16) > 0) {
+      i--;
+      w--;
+      memcpy(s->id[w], s->id[i], 16);
+      s->sig[w] = s->sig[i];
+    } else {
+      j--;
+      w--;
+      memcpy(s->id[w], tail.id[j], 16);
+      s->sig[w] = tail.sig[j];
+    }
+  }
+  s->n = p + keep;
+  es_sigs_free(&tail);
+  return ES_OK;
+}
+
+static int full_sort(es_sigs *s, es_error *err)
 {
   if (s->n < 2)
     return ES_OK;

@@ -20,6 +20,15 @@ typedef struct es_tombstones {
   size_t n_phash;
 } es_tombstones;
 
+/* A new item whose phash is this close to the phash of content edgeset rm removed is a near
+ * duplicate of it: reported, or refused with refuse_near_redacted. 10 bits: on the held half
+ * of the near-duplicate truth set the phash alone had precision 1.000 there
+ * (docs/near-duplicates.md). */
+#define ES_REDACTED_NEAR 10
+/* The quarantine reasons of inputs refused because of removed content (collect, merge). */
+#define ES_REDACTED_REASON "removed from this dataset by edgeset rm (redacted)"
+#define ES_REDACTED_NEAR_REASON "a near duplicate (%u bits) of content removed by edgeset rm"
+
 /* Reads every line (a missing file: none). A line that is not of the form above is ES_EFORMAT
  * naming it. */
 int es_tombstones_load(const es_store *st, es_tombstones *t, es_error *err);

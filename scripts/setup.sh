@@ -5,6 +5,7 @@
 #   scripts/setup.sh bench     ... and what the benchmarks compare against (bench/run)
 #   scripts/setup.sh models    ... and what regenerates the reference model (models/train.sh)
 #   scripts/setup.sh fuzz      ... and clang with libFuzzer and the sanitizers (scripts/fuzz.sh)
+#   scripts/setup.sh scale     ... and a one-node Slurm cluster with munge (scripts/slurm-check.sh)
 set -euo pipefail
 
 packages=(
@@ -15,6 +16,7 @@ packages=(
   python3-scipy                            # drift statistics checked against SciPy
   chromium                                 # HTML reports opened headless in the tests
   dataset-fashion-mnist                    # the embedded default data (demo, reference model)
+  parallel                                 # GNU Parallel: sharded collect test (docs/scale-out.md)
 )
 for profile in "$@"; do
   case "$profile" in
@@ -23,7 +25,8 @@ for profile in "$@"; do
                       lomiri-wallpapers-16.04 lomiri-wallpapers-20.04 lxqt-themes) ;;  # bench/near_truth.py photos
     models) packages+=(python3-torch python3-pyarmnn) ;;                  # training, Arm NN check
     fuzz) packages+=(clang libclang-rt-14-dev libomp-14-dev llvm-14) ;;   # scripts/fuzz.sh: libFuzzer, ASan/UBSan, OpenMP, symbolizer
-    *) echo "setup.sh: unknown profile '$profile' (expected bench, models or fuzz)" >&2; exit 2 ;;
+    scale) packages+=(slurm-wlm slurm-client munge) ;;                    # scripts/slurm-check.sh: slurmctld, slurmd, sbatch, munged
+    *) echo "setup.sh: unknown profile '$profile' (expected bench, models, fuzz or scale)" >&2; exit 2 ;;
   esac
 done
 

@@ -73,6 +73,7 @@ Test(conventions, every_listed_program)
       {"rm", {NULL}},
       {"fsck", {NULL}},
       {"gc", {NULL}},
+      {"merge", {NULL}}, /* its parts are arguments */
       {"augment", {NULL}},
       {"eval", {"-d", ds, "--model", missing, NULL}},
       {"drift", {"-d", ds, "--reference", "profile:/nonexistent-edgeset/file", "--current",

@@ -116,8 +116,10 @@ static char *make_dataset(const char *root)
   return ds;
 }
 
-/* One command per road to the manifest. "@DS" is the dataset, "@IMG" a new picture, "@MODEL"
- * and "@LABELS" the repository's model and its labels. */
+/* One command per road to the manifest. "@DS" is the dataset, "@IMG" a new picture, "@PART" a
+ * part dataset holding it (merge), "@MODEL" and "@LABELS" the repository's model and its
+ * labels. */
+static char *part_dir;
 typedef struct cmd_case {
   const char *stage;
   const char *args[12];
@@ -139,6 +141,8 @@ static const cmd_case cases[] = {
     {"rm", {"-d", "@DS", "--batch", "b1", "-q"}},
     {"rm", {"-d", "@DS", "--batch", "b1", "--dry-run", "-q"}},
     {"gc", {"-d", "@DS", "-q"}},
+    /* @PART: a part dataset of one new picture (collect --shard 0/1 --batch b9) */
+    {"merge", {"-d", "@DS", "-q", "@PART"}},
     /* fsck reports the damage as what it found: exit 1, on stdout (checked apart below) */
     {"fsck", {"-d", "@DS", "-q"}},
 };
@@ -151,6 +155,7 @@ static void case_argv(const cmd_case *c, const char *ds, const char *img, const 
   for (const char *const *a = c->args; *a; a++)
     argv[n++] = !strcmp(*a, "@DS")       ? ds
                 : !strcmp(*a, "@IMG")    ? img
+                : !strcmp(*a, "@PART")   ? part_dir
                 : !strcmp(*a, "@MODEL")  ? model
                 : !strcmp(*a, "@LABELS") ? labels
                                          : *a;
@@ -252,6 +257,9 @@ Test(hostile, damaged_manifest_stops_every_program)
   char *ds = make_dataset(root);
   char *img = cu_fmt("%s/new.ppm", root);
   cu_write_ppm(img, 40, 32, 999, 0, 0, 1.0);
+  part_dir = cu_fmt("%s/part", root);
+  cr_assert_eq(run_stage("collect", (const char *[]){"-d", part_dir, "--shard", "0/1", "--batch",
+                                                     "b9", "-q", img, NULL}, NULL, NULL), 0);
   char *model = src_path("models/fashion_mnist_int8.tflite");
   char *labels = src_path("models/labels.txt");
 

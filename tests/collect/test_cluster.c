@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "collect/cluster_internal.h"
+#include "formats/clusters.h"
 
 static void add(es_manifest *m, const char *id, uint64_t phash, const char *batch,
                 const char *derived)
@@ -41,7 +41,7 @@ Test(cluster, canonical_order_no_chaining_and_variants)
   es_manifest_sort(&m);
   size_t n = 0;
   const es_near_rel rel = {10, 0, 0}; /* a version 1 dataset: the phash alone */
-  cr_assert_eq(es__clusters_derive(&m, &rel, NULL, &seq, 2, &n, NULL), ES_OK);
+  cr_assert_eq(es_clusters_derive(&m, &rel, NULL, &seq, 0, 2, &n, NULL), ES_OK);
   cr_assert_str_eq(es_manifest_find(&m, ID("a"))->cluster, ID("a"));
   cr_assert_str_eq(es_manifest_find(&m, ID("b"))->cluster, ID("a"));
   cr_assert_str_eq(es_manifest_find(&m, ID("c"))->cluster, ID("a"));

@@ -85,8 +85,11 @@ def owner(path):
             cands.add("/usr" + c)
     for c in sorted(cands):
         r = subprocess.run(["dpkg", "-S", c], capture_output=True, text=True)
-        if r.returncode == 0:
-            return r.stdout.split(":")[0].split(",")[0].strip()
+        # "diversion by P from/to: ..." lines (moreutils and parallel both ship
+        # /usr/bin/parallel) name no owner: the owner is on the "package: path" line
+        lines = [l for l in r.stdout.splitlines() if not l.startswith("diversion by ")]
+        if r.returncode == 0 and lines:
+            return lines[0].split(":")[0].split(",")[0].strip()
     return None
 
 
