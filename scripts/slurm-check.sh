@@ -5,8 +5,9 @@
 # makes a folder of captures from tests/data (three camera folders, exact duplicates under
 # other names, a text file named .jpg), collects it once as the reference, then submits a
 # 4-task array job (`edgeset collect --shard K/4`, one part dataset per task) and a job that
-# depends on it (`edgeset merge`), and compares manifest.jsonl byte for byte and objects/ file by
-# file. Everything it started is stopped and the temporary directory removed on exit.
+# depends on it (`edgeset merge`), and compares manifest.jsonl, quarantine.jsonl and
+# signatures.bin byte for byte and objects/ file by file. Everything it started is stopped and
+# the temporary directory removed on exit.
 #
 # Not part of .ci/run: it needs root, starts daemons and needs `bash scripts/setup.sh scale`.
 # It is made for a machine without systemd (a container); a running Slurm or munge is left alone.
@@ -342,6 +343,9 @@ compare() {
       <"$ref/manifest.jsonl") lines, merged $(wc -l <"$merged/manifest.jsonl") lines)")
     { diff "$ref/manifest.jsonl" "$merged/manifest.jsonl" | head -n 6 | cut -c 1-300; } >&2 || true
   fi
+  for f in quarantine.jsonl signatures.bin; do
+    cmp -s "$ref/$f" "$merged/$f" || problems+=("$f differs")
+  done
   list_objects "$ref" >"$tmp/objects.ref"
   list_objects "$merged" >"$tmp/objects.merged"
   n_ref=$(wc -l <"$tmp/objects.ref")
@@ -359,8 +363,8 @@ compare() {
   [ "$differing" -eq 0 ] || problems+=("objects with different bytes: $differing")
   finished=1
   if [ ${#problems[@]} -eq 0 ]; then
-    say "PASS: manifest.jsonl identical ($(wc -l <"$ref/manifest.jsonl") lines), $n_ref objects" \
-      "identical (names and bytes)"
+    say "PASS: manifest.jsonl identical ($(wc -l <"$ref/manifest.jsonl") lines)," \
+      "quarantine.jsonl and signatures.bin identical, $n_ref objects identical (names and bytes)"
     exit 0
   fi
   local msg="" p
