@@ -192,6 +192,17 @@ int main(int argc, char **argv)
   }
   if ((rc = es_merge_run(&st, P, &o, &sum, &err))) {
     status = es_cli_fail(prog, rc, &err);
+    /* a DIR this run created and committed nothing to is not left behind */
+    struct stat sb;
+    char *mf = malloc(strlen(root) + 20);
+    if (!dir_exists && mf) {
+      sprintf(mf, "%s/manifest.jsonl", root);
+      if (stat(mf, &sb) != 0 && errno == ENOENT) {
+        es_store_close(&st);
+        nftw(root, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+      }
+    }
+    free(mf);
     goto done;
   }
   if (json) {

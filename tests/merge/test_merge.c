@@ -311,6 +311,12 @@ Test(merge, refusals_change_nothing)
   free(now);
   now = tree_listing(ds2);
   cr_assert_str_eq(now, listing, "a failed merge changed the dataset");
+  /* ... and into a new directory, leaves none */
+  char *fresh2 = cu_fmt("%s/fresh2", tmp);
+  cr_assert_eq(cu_run("edgeset-merge", (const char *const[]){"-d", fresh2, p[0], p[1], p[2],
+                                                             NULL}, NULL, NULL, &err), 3);
+  free(err);
+  cr_assert_neq(stat(fresh2, &sb), 0, "a failed merge left '%s'", fresh2);
 }
 
 /* Killed at each write point of its commit, a merge leaves the manifest, quarantine and ledger
@@ -429,4 +435,36 @@ Test(merge, gnu_parallel_shards_then_merge)
     cr_assert_neq(stat(parts[k], &sb), 0, "--consume left %s", parts[k]);
   free(collect_bin);
   free(job);
+}
+
+/* Parts collected with --store ref hold no objects: merged with --store ref they give one
+ * collect --store ref's manifest; without it they are refused and leave no dataset behind. */
+Test(merge, reference_parts)
+{
+  char *tmp = setup_tmp();
+  char *in = cu_fmt("%s/in", tmp), *one = cu_fmt("%s/one", tmp), *m = cu_fmt("%s/m", tmp);
+  make_batch(in, 1);
+  const char *args[] = {"-d", one, "--store", "ref", "--batch", "b1", "-q", in, NULL};
+  cr_assert_eq(run("edgeset-collect", args, NULL), 0);
+  char *p[2];
+  for (int k = 0; k < 2; k++) {
+    p[k] = cu_fmt("%s/parts/p%d", tmp, k);
+    char *shard = cu_fmt("%d/2", k);
+    const char *a[] = {"-d", p[k], "--store", "ref", "--shard", shard, "--batch", "b1", "-q",
+                       in, NULL};
+    cr_assert_eq(run("edgeset-collect", a, NULL), 0);
+    free(shard);
+  }
+  char *err = NULL;
+  cr_assert_eq(cu_run("edgeset-merge", (const char *const[]){"-d", m, p[1], p[0], NULL}, NULL,
+                      NULL, &err), 2);
+  cr_assert(strstr(err, "--store ref"), "%s", err);
+  free(err);
+  struct stat sb;
+  cr_assert_neq(stat(m, &sb), 0, "a refused merge left '%s'", m);
+  cr_assert_eq(run("edgeset-merge", (const char *const[]){"-d", m, "--store", "ref", "-q", p[1],
+                                                          p[0], NULL}, NULL), 0);
+  same_file(one, m, "manifest.jsonl");
+  same_file(one, m, "quarantine.jsonl");
+  same_file(one, m, "signatures.bin");
 }
