@@ -8,21 +8,6 @@
 #include "core/store.h"
 #include "eval/eval.h"
 
-int es_eval_load_model(const char *path, const es_nn_limits *limits, es_model **model,
-                       es_error *err)
-{
-  uint8_t *buf;
-  size_t len;
-  int rc = es_read_file(path, &buf, &len, err);
-  if (rc == ES_OK) {
-    rc = es_model_load(buf, len, limits, model, err);
-    free(buf);
-  }
-  if (rc)
-    es_error_prefix(err, "cannot load model '%s'", path);
-  return rc;
-}
-
 static void print_values(const es_tensor *t, FILE *out)
 {
   const uint8_t *d = t->data;
@@ -69,67 +54,94 @@ static void print_values(const es_tensor *t, FILE *out)
   fputc('\n', out);
 }
 
-int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_paths, FILE *out,
-                         es_error *err)
+/* Reads raw input file k for each model input k: bufs[k] (lens[k] bytes) holding *runs tensors
+ * back to back. */
+static int read_raw(const es_model *m, const char *const *paths, size_t n_paths, uint8_t **bufs,
+                    size_t *lens, size_t *runs, es_error *err)
 {
   size_t n_in = es_model_input_count(m);
   if (n_paths != n_in)
     return es_error_set(err, ES_EUSAGE, "the model has %zu input%s but %zu --raw-input %s given",
                         n_in, n_in == 1 ? "" : "s", n_paths, n_paths == 1 ? "was" : "were");
   int rc = ES_OK;
-  uint8_t **bufs = calloc(n_in ? n_in : 1, sizeof *bufs);
-  size_t *lens = calloc(n_in ? n_in : 1, sizeof *lens);
-  es_interp *ip = NULL;
-  size_t runs = 0;
-  if (!bufs || !lens) {
-    rc = es_error_set(err, ES_ENOMEM, "out of memory");
-    goto cleanup;
-  }
-  for (size_t k = 0; k < n_in; k++) {
+  *runs = 0;
+  for (size_t k = 0; k < n_in && !rc; k++) {
     es_tensor t;
     es_model_input(m, k, &t);
     if ((rc = es_read_file(paths[k], &bufs[k], &lens[k], err)))
-      goto cleanup;
+      break;
     if (t.bytes == 0) {
       rc = es_error_set(err, ES_EUSAGE, "model input %zu has no fixed size", k);
-      goto cleanup;
-    }
-    if (lens[k] % t.bytes != 0) {
+    } else if (lens[k] % t.bytes != 0 || lens[k] == 0) {
       rc = es_error_set(err, ES_EUSAGE,
-                        "'%s' holds %zu bytes, not a multiple of input %zu's %zu bytes (%s, %zu "
-                        "elements)",
+                        "'%s' holds %zu bytes, not a positive multiple of input %zu's %zu bytes "
+                        "(%s, %zu elements)",
                         paths[k], lens[k], k, t.bytes, es_tflite_type_name(t.type), t.count);
-      goto cleanup;
+    } else if (k > 0 && lens[k] / t.bytes != *runs) {
+      rc = es_error_set(err, ES_EUSAGE, "'%s' holds %zu tensors but '%s' holds %zu", paths[k],
+                        lens[k] / t.bytes, paths[0], *runs);
+    } else {
+      *runs = lens[k] / t.bytes;
     }
-    size_t n = lens[k] / t.bytes;
-    if (k > 0 && n != runs) {
-      rc = es_error_set(err, ES_EUSAGE, "'%s' holds %zu tensors but '%s' holds %zu", paths[k], n,
-                        paths[0], runs);
-      goto cleanup;
-    }
-    runs = n;
   }
-  if ((rc = es_interp_new(m, NULL, &ip, err)))
-    goto cleanup;
-  for (size_t r = 0; r < runs; r++) {
-    for (size_t k = 0; k < n_in; k++) {
-      es_tensor t;
-      es_interp_input(ip, k, &t);
-      memcpy(t.data, bufs[k] + r * t.bytes, t.bytes);
-    }
+  return rc;
+}
+
+/* Copies run r of the raw inputs into ip's input tensors. */
+static void set_inputs(const es_model *m, es_interp *ip, uint8_t *const *bufs, size_t r)
+{
+  for (size_t k = 0; k < es_model_input_count(m); k++) {
+    es_tensor t;
+    es_interp_input(ip, k, &t);
+    memcpy(t.data, bufs[k] + r * t.bytes, t.bytes);
+  }
+}
+
+static void free_raw(uint8_t **bufs, size_t n)
+{
+  for (size_t k = 0; bufs && k < n; k++)
+    free(bufs[k]);
+  free(bufs);
+}
+
+int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_paths, FILE *out,
+                         es_error *err)
+{
+  size_t n_in = es_model_input_count(m), runs = 0;
+  uint8_t **bufs = calloc(n_in ? n_in : 1, sizeof *bufs);
+  size_t *lens = calloc(n_in ? n_in : 1, sizeof *lens);
+  es_interp *ip = NULL;
+  int rc = !bufs || !lens ? es_error_set(err, ES_ENOMEM, "out of memory")
+                          : read_raw(m, paths, n_paths, bufs, lens, &runs, err);
+  if (!rc)
+    rc = es_interp_new(m, NULL, &ip, err);
+  for (size_t r = 0; r < runs && !rc; r++) {
+    set_inputs(m, ip, bufs, r);
     if ((rc = es_interp_invoke(ip, err)))
-      goto cleanup;
+      break;
     for (size_t k = 0; k < es_model_output_count(m); k++) {
       es_tensor t;
       es_interp_output(ip, k, &t);
       print_values(&t, out);
     }
   }
-cleanup:
   es_interp_free(ip);
-  for (size_t k = 0; bufs && k < n_in; k++)
-    free(bufs[k]);
-  free(bufs);
+  free_raw(bufs, n_in);
+  free(lens);
+  return rc;
+}
+
+int es_eval_fill_raw(const es_model *m, es_interp *ip, const char *const *paths, size_t n_paths,
+                     es_error *err)
+{
+  size_t n_in = es_model_input_count(m), runs = 0;
+  uint8_t **bufs = calloc(n_in ? n_in : 1, sizeof *bufs);
+  size_t *lens = calloc(n_in ? n_in : 1, sizeof *lens);
+  int rc = !bufs || !lens ? es_error_set(err, ES_ENOMEM, "out of memory")
+                          : read_raw(m, paths, n_paths, bufs, lens, &runs, err);
+  if (!rc)
+    set_inputs(m, ip, bufs, 0);
+  free_raw(bufs, n_in);
   free(lens);
   return rc;
 }

@@ -11,11 +11,6 @@
 #include "nn/nn.h"
 
 
-/* Reads and loads a model; errors are prefixed "cannot load model '<path>'". Caller frees
- * *model with es_model_free(). */
-int es_eval_load_model(const char *path, const es_nn_limits *limits, es_model **model,
-                       es_error *err);
-
 /* Runs N inferences, where input file k holds N tensors of model input k back to back, and
  * prints for each run one line per output tensor (integers in decimal, floats with %.9g),
  * values separated by one space. ES_EUSAGE when the number of files differs from the model's
@@ -23,6 +18,18 @@ int es_eval_load_model(const char *path, const es_nn_limits *limits, es_model **
  * numbers of tensors. */
 int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_paths, FILE *out,
                          es_error *err);
+
+/* Copies the first tensor of each raw input file (as --dump-outputs reads them) into ip's
+ * inputs. */
+int es_eval_fill_raw(const es_model *m, es_interp *ip, const char *const *paths, size_t n_paths,
+                     es_error *err);
+
+/* --profile: runs the inference ip holds inputs for repeatedly (at least 5 times and about
+ * `seconds`) with a clock around each operator, and prints per operator its mean time, share,
+ * MACs, GMAC/s and share of the measured peak of one core for ip's kernel variant
+ * (es_nn_peak_gmacs), as text or one JSON object. */
+int es_eval_profile(const es_model *m, es_interp *ip, double seconds, bool json, FILE *out,
+                    es_error *err);
 
 /* Prints operators (index, name, input/output shapes, parameters, MACs) and totals (parameters,
  * MACs, flash bytes, planned arena bytes) as text, or as one JSON object when json is set. */

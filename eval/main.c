@@ -24,6 +24,7 @@ static const char *const PROG = "edgeset-eval";
 static const char USAGE[] =
     "edgeset-eval --model M.tflite (-d DIR [--split test] [--report R.html] [--json] [gates] |\n"
     "             --raw-input FILE... --dump-outputs | --info [--json] |\n"
+    "             --profile (--raw-input FILE... | --image FILE) [--json] |\n"
     "             --image FILE... [--preprocess SPEC] [--top K] [--labels labels.txt] [-j N])\n"
     "\n"
     "Runs an int8 TFLite model bit-exactly as TensorFlow Lite Micro's reference kernels do.\n"
@@ -51,6 +52,10 @@ static const char USAGE[] =
     "      --info            operators with shapes, parameters and MACs; totals with flash\n"
     "                        and planned arena bytes\n"
     "      --json            --info as JSON\n"
+    "      --profile         time one inference operator by operator (the first tensors of the\n"
+    "                        --raw-input files, or one --image): time, share, GMAC/s and share\n"
+    "                        of the measured peak of one core for the kernel variant that runs\n"
+    "                        (EDGESET_ISA); with --json as JSON\n"
     "      --image FILE...   classify image files (PNG, JPEG, PNM): one JSON object per file\n"
     "                        and line, {\"file\", \"top\": [{\"index\", \"label\", \"probability\"\n"
     "                        or \"score\"}]}, or {\"file\", \"error\"}; files may follow as\n"
@@ -73,13 +78,13 @@ static const char USAGE[] =
 enum { OPT_RAW = 256, OPT_DUMP, OPT_INFO, OPT_JSON, OPT_VERSION, OPT_IMAGE, OPT_PREPROCESS,
        OPT_TOP, OPT_LABELS, OPT_SPLIT, OPT_REPORT, OPT_POSITIVE, OPT_BASELINE, OPT_MINACC,
        OPT_MINBAL, OPT_MINREC, OPT_MAXECE, OPT_MAXDROP, OPT_NOREG, OPT_REUSE, OPT_GALLERY,
-       OPT_DRY };
+       OPT_DRY, OPT_PROFILE };
 
 typedef struct eval_args {
   const char *model;
   const char **raw;
   size_t n_raw;
-  bool dump, info, json;
+  bool dump, info, json, profile;
   const char **images;
   size_t n_images;
   const char *labels;
@@ -130,6 +135,37 @@ static int classify(const eval_args *a, const es_model *m, es_error *err)
     return es_error_set(err, ES_EFORMAT, "%zu of %zu images could not be classified",
                         st.unusable, a->n_images);
   return ES_OK;
+}
+
+/* --profile: the inputs from the raw files' first tensors or from the image, then the timed
+ * inferences. */
+static int profile(const eval_args *a, const es_model *m, es_error *err)
+{
+  es_interp *ip = NULL;
+  es_classifier *c = NULL;
+  uint8_t *buf = NULL;
+  double *values = NULL;
+  size_t len = 0;
+  int rc = es_interp_new(m, NULL, &ip, err);
+  if (!rc && a->n_raw) {
+    rc = es_eval_fill_raw(m, ip, a->raw, a->n_raw, err);
+  } else if (!rc) {
+    if (!(rc = es_classifier_new(m, &a->pp, &c, err)) &&
+        !(rc = es_read_file(a->images[0], &buf, &len, err))) {
+      values = calloc(es_classifier_classes(c) + 1, sizeof *values);
+      rc = values ? es_classifier_run(c, ip, buf, len, values, err)
+                  : es_error_set(err, ES_ENOMEM, "out of memory");
+      if (rc && rc != ES_ENOMEM)
+        es_error_prefix(err, "'%s'", a->images[0]);
+    }
+  }
+  if (!rc)
+    rc = es_eval_profile(m, ip, 1.0, a->json, stdout, err);
+  free(values);
+  free(buf);
+  es_classifier_free(c);
+  es_interp_free(ip);
+  return rc;
 }
 
 /* Writes the report next to its final name and renames it into place. */
@@ -286,7 +322,9 @@ static int run(const eval_args *a)
     return status;
   }
   free(bytes);
-  if (a->info)
+  if (a->profile)
+    rc = profile(a, m, &err);
+  else if (a->info)
     rc = es_eval_info(m, a->model, a->json, stdout, &err);
   else if (a->n_images)
     rc = classify(a, m, &err);
@@ -323,6 +361,7 @@ int main(int argc, char **argv)
       {"no-regression", no_argument, NULL, OPT_NOREG},
       {"reuse-limit", required_argument, NULL, OPT_REUSE},
       {"gallery", required_argument, NULL, OPT_GALLERY}, {"dry-run", no_argument, NULL, OPT_DRY},
+      {"profile", no_argument, NULL, OPT_PROFILE},
       {"quiet", no_argument, NULL, 'q'}, {NULL, 0, NULL, 0},
   };
   eval_args a = {0};
@@ -411,6 +450,9 @@ int main(int argc, char **argv)
     case OPT_INFO:
       a.info = true;
       break;
+    case OPT_PROFILE:
+      a.profile = true;
+      break;
     case OPT_JSON:
       a.json = true;
       break;
@@ -472,6 +514,20 @@ int main(int argc, char **argv)
   }
   if (!a.model) {
     status = es_cli_usage_error(PROG, USAGE, "--model is required");
+    goto done;
+  }
+  if (a.profile) { /* --profile: one inference, of raw tensors or of one image */
+    if (a.dump || a.info || dataset_opt || dataset_only || (a.n_raw > 0) == (a.n_images > 0) ||
+        a.n_images > 1) {
+      status = es_cli_usage_error(PROG, USAGE, "--profile goes with --raw-input FILE... or one "
+                                               "--image FILE (and --json, --preprocess)");
+      goto done;
+    }
+    if (es_preprocess_parse(spec, &a.pp, &err)) {
+      status = es_cli_usage_error(PROG, USAGE, "--preprocess: %s", err.msg);
+      goto done;
+    }
+    status = run(&a);
     goto done;
   }
   if (!a.dump && !a.info && !a.n_images) { /* dataset mode: -d or EDGESET_DATASET */

@@ -6,6 +6,7 @@
  * can each run one. */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "nn/nn_internal.h"
 
@@ -149,6 +150,21 @@ int es_interp_invoke(es_interp *ip, es_error *err)
   (void)err; /* no eval function fails: everything that can was refused at load */
   for (size_t i = 0; i < ip->m->n_ops; i++)
     ip->eval[i](&r, &ip->m->ops[i]);
+  return ES_OK;
+}
+
+int es_interp_invoke_profile(es_interp *ip, double *op_seconds, es_error *err)
+{
+  es__run r = {ip->m, ip->data, ip->scratch};
+  (void)err;
+  struct timespec a, b;
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (size_t i = 0; i < ip->m->n_ops; i++) {
+    ip->eval[i](&r, &ip->m->ops[i]);
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    op_seconds[i] += (double)(b.tv_sec - a.tv_sec) + 1e-9 * (double)(b.tv_nsec - a.tv_nsec);
+    a = b;
+  }
   return ES_OK;
 }
 

@@ -104,6 +104,13 @@ int es_nn_isa_parse(const char *name, int *isa, es_error *err);
 /* What AUTO resolves to: EDGESET_ISA when set (ES_EUSAGE if it is bad), else es_nn_isa_best(). */
 int es_nn_isa_resolve(int isa, int *out, es_error *err);
 
+/* The int8 multiply-accumulate rate of one core on the instruction variant isa's kernels are
+ * built on (avx512vnni: vpdpbusd zmm, avxvnni: vpdpbusd ymm, avx2: vpmaddwd ymm), measured by a
+ * register-only loop for about `seconds` (the best of short slices), in GMAC/s; *instr (when
+ * not NULL) names the instruction. 0 (and NULL) for reference and portable, and for a variant
+ * this CPU does not run. */
+double es_nn_peak_gmacs(int isa, double seconds, const char **instr);
+
 /* Interpreter options: tensors to keep readable after invoke (e.g. the penultimate layer), so
  * the planner does not reuse their memory (NULL = none); the kernel variant (0 = AUTO). */
 typedef struct es_interp_opts {
@@ -132,6 +139,9 @@ int es_interp_output(es_interp *ip, size_t i, es_tensor *t);
  * intermediate that was not kept. */
 int es_interp_tensor(es_interp *ip, int index, es_tensor *t, es_error *err);
 int es_interp_invoke(es_interp *ip, es_error *err);
+/* The same, adding each operator's wall time in seconds to op_seconds[i] (one per operator of
+ * the model, es_model_info_get's n_ops). */
+int es_interp_invoke_profile(es_interp *ip, double *op_seconds, es_error *err);
 /* Planned arena bytes of this interpreter (depends on the kept tensors). */
 size_t es_interp_arena_bytes(const es_interp *ip);
 
