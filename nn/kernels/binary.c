@@ -161,6 +161,16 @@ static int8_t add_one(const addsub_params *p, int8_t x, int8_t y)
   return (int8_t)raw_output;
 }
 
+int8_t es__addsub_value(const es__op *op, int8_t x, int8_t y)
+{
+  return add_one(op->data, x, y);
+}
+
+bool es__addsub_elementwise(const es__op *op)
+{
+  return !((const addsub_params *)op->data)->broadcast;
+}
+
 void es__addsub_eval_ref(const es__run *r, const es__op *op)
 {
   const addsub_params *p = op->data;

@@ -28,6 +28,7 @@
 #include "nn/kernels/conv_common.h"
 #include "nn/kernels/fast.h"
 #include "nn/kernels/fully_connected.h"
+#include "nn/kernels/kernels.h"
 
 #if defined(__x86_64__) && defined(__GNUC__)
 #define X86(f) f
@@ -156,6 +157,35 @@ static int gemm_pack(es__op *op, const int8_t *filter, const void *bias, int oc,
   }
   const size_t need = up64(rows_per_call * (size_t)k4) + 64;
   op->fast_scratch_bytes = need > op->fast_scratch_bytes ? need : op->fast_scratch_bytes;
+  return ES_OK;
+}
+
+static void addsub_eval_table(const es__run *r, const es__op *op)
+{
+  const uint8_t *a = es__in_data(r, op, 0), *b = es__in_data(r, op, 1);
+  const int8_t *table = op->fast;
+  int8_t *out = es__out_data(r, op, 0);
+  const size_t n = es__out(r->m, op, 0)->count;
+  for (size_t i = 0; i < n; i++)
+    out[i] = table[(size_t)a[i] << 8 | b[i]];
+}
+
+static const es__fast_variants addsub_variants = {{
+    [ES__ISA_PORTABLE] = addsub_eval_table, /* every wider ISA falls back to it */
+}};
+
+int es__addsub_fast_prepare(es_model *m, es__op *op, es_error *err)
+{
+  if (!es__addsub_elementwise(op) || es__out(m, op, 0)->count < 1024)
+    return ES_OK; /* the reference eval */
+  int8_t *table = malloc(65536);
+  if (!table)
+    return es__op_error(err, op, ES_ENOMEM, "out of memory");
+  for (int x = 0; x < 256; x++)
+    for (int y = 0; y < 256; y++)
+      table[x << 8 | y] = es__addsub_value(op, (int8_t)x, (int8_t)y);
+  op->fast = table;
+  op->fast_variants = &addsub_variants;
   return ES_OK;
 }
 

@@ -67,6 +67,10 @@ typedef struct es__dw_fast {
 int es__conv_fast_prepare(es_model *m, es__op *op, es_error *err);
 int es__dwconv_fast_prepare(es_model *m, es__op *op, es_error *err);
 int es__fc_fast_prepare(es_model *m, es__op *op, es_error *err);
+/* ADD, SUB and MUL (int8, elementwise, 1,024 outputs or more): the output of every pair of
+ * inputs in a 64 KiB table (op->fast), built with the reference's own arithmetic at load, so
+ * one inference is a lookup per element. */
+int es__addsub_fast_prepare(es_model *m, es__op *op, es_error *err);
 
 /* The eval functions of op->fast_variants (fast.c: portable; fast_x86.c: the rest). */
 void es__conv_eval_portable(const es__run *r, const es__op *op);

@@ -25,6 +25,11 @@ void es__softmax_eval_ref(const es__run *r, const es__op *op);
 
 int es__addsub_prepare(es_model *m, es__op *op, es_error *err);
 void es__addsub_eval_ref(const es__run *r, const es__op *op);
+/* The output for inputs x and y of a prepared ADD, SUB or MUL (what the reference eval writes),
+ * and whether the operator is elementwise (no broadcasting): its fast variant is a table of
+ * every (x, y). */
+int8_t es__addsub_value(const es__op *op, int8_t x, int8_t y);
+bool es__addsub_elementwise(const es__op *op);
 
 int es__unary_prepare(es_model *m, es__op *op, es_error *err);
 void es__relu_eval_ref(const es__run *r, const es__op *op);

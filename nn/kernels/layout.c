@@ -108,18 +108,36 @@ void es__pad_eval_ref(const es__run *r, const es__op *op)
   uint8_t *out = es__out_data(r, op, 0);
   const es__tensor *in_t = es__in(r->m, op, 0), *out_t = es__out(r->m, op, 0);
   const size_t es = p->esize;
-  for (size_t i = 0; i < out_t->count; i++)
-    memcpy(out + i * es, p->pad_value, es);
+  if (es == 1)
+    memset(out, p->pad_value[0], out_t->count);
+  else
+    for (size_t i = 0; i < out_t->count; i++)
+      memcpy(out + i * es, p->pad_value, es);
   if (in_t->count == 0)
     return;
-  /* copy each input element to its place: output index = input index + padding before */
+  /* The input is copied in runs: the innermost dimensions that are not padded are contiguous in
+   * both tensors, so a run is one row of the innermost padded dimension (or the whole tensor). */
+  int inner = p->rank; /* dimensions inner..rank-1 are not padded */
+  while (inner > 0 && p->in_shape[inner - 1] == p->out_shape[inner - 1])
+    inner--;
+  int last = inner > 0 ? inner - 1 : 0; /* the run spans dimension `last` and everything inside */
+  size_t run = es, stride_in = 1;
+  for (int d = last; d < p->rank; d++)
+    stride_in *= (size_t)p->in_shape[d];
+  run = stride_in * es;
+  size_t inner_out = 1; /* output elements of one step of dimension `last` - 1 */
+  for (int d = last + 1; d < p->rank; d++)
+    inner_out *= (size_t)p->out_shape[d];
   int32_t idx[MAX_DIMS] = {0};
-  for (size_t i = 0; i < in_t->count; i++) {
+  const size_t runs = in_t->count / stride_in;
+  for (size_t i = 0; i < runs; i++) {
     size_t o = 0;
-    for (int d = 0; d < p->rank; d++)
+    for (int d = 0; d < last; d++)
       o = o * (size_t)p->out_shape[d] + (size_t)(idx[d] + p->before[d]);
-    memcpy(out + o * es, in + i * es, es);
-    for (int d = p->rank - 1; d >= 0; d--) {
+    o = o * (size_t)p->out_shape[last] + (size_t)p->before[last];
+    o *= inner_out;
+    memcpy(out + o * es, in + i * run, run);
+    for (int d = last - 1; d >= 0; d--) {
       if (++idx[d] < p->in_shape[d])
         break;
       idx[d] = 0;
@@ -183,21 +201,33 @@ void es__transpose_eval_ref(const es__run *r, const es__op *op)
   const uint8_t *in = es__in_data(r, op, 0);
   uint8_t *out = es__out_data(r, op, 0);
   const size_t n = es__out(r->m, op, 0)->count, es = p->esize;
-  size_t in_stride[MAX_DIMS];
+  if (n == 0)
+    return;
+  size_t in_stride[MAX_DIMS], st[MAX_DIMS];
   size_t s = 1;
   for (int d = p->rank - 1; d >= 0; d--) {
     in_stride[d] = s;
     s *= (size_t)p->in_shape[d];
   }
-  int32_t idx[MAX_DIMS] = {0}; /* output index */
-  for (size_t i = 0; i < n; i++) {
-    size_t src = 0;
-    for (int d = 0; d < p->rank; d++)
-      src += (size_t)idx[d] * in_stride[p->perm[d]];
-    memcpy(out + i * es, in + src * es, es);
-    for (int d = p->rank - 1; d >= 0; d--) {
+  for (int d = 0; d < p->rank; d++)
+    st[d] = in_stride[p->perm[d]]; /* input elements per step of output dimension d */
+  /* output rows of the innermost dimension, in order; the odometer runs over the others */
+  const int last = p->rank - 1;
+  const size_t row = last >= 0 ? (size_t)p->out_shape[last] : 1, step = last >= 0 ? st[last] : 0;
+  int32_t idx[MAX_DIMS] = {0};
+  size_t src = 0;
+  for (size_t i = 0; i < n; i += row) {
+    if (es == 1)
+      for (size_t j = 0; j < row; j++)
+        out[i + j] = in[src + j * step];
+    else
+      for (size_t j = 0; j < row; j++)
+        memcpy(out + (i + j) * es, in + (src + j * step) * es, es);
+    for (int d = last - 1; d >= 0; d--) {
+      src += st[d];
       if (++idx[d] < p->out_shape[d])
         break;
+      src -= st[d] * (size_t)idx[d];
       idx[d] = 0;
     }
   }

@@ -120,14 +120,28 @@ void es__mean_eval_ref(const es__run *r, const es__op *op)
   uint32_t *sum = (uint32_t *)r->scratch; /* int32 arithmetic that wraps as TFLM's does */
   for (size_t i = 0; i < n_out; i++)
     sum[i] = 0;
+  /* input rows of the innermost dimension, in order: a reduced one sums into one output, a
+   * kept one adds along a row of outputs */
   int32_t idx[MAX_DIMS] = {0};
-  for (size_t i = 0; i < n_in; i++) {
+  const int last = p->rank - 1;
+  const size_t row = p->rank ? (size_t)p->in_shape[last] : 1;
+  const bool row_reduced = p->rank && p->reduced[last];
+  for (size_t i = 0; i < n_in; i += row) {
     size_t o = 0;
-    for (int d = 0; d < p->rank; d++)
+    for (int d = 0; d < last; d++)
       if (!p->reduced[d])
         o = o * (size_t)p->in_shape[d] + (size_t)idx[d];
-    sum[o] += (uint32_t)(int32_t)in[i];
-    for (int d = p->rank - 1; d >= 0; d--) {
+    if (row_reduced) {
+      uint32_t acc = 0;
+      for (size_t j = 0; j < row; j++)
+        acc += (uint32_t)(int32_t)in[i + j];
+      sum[o] += acc;
+    } else {
+      o *= row;
+      for (size_t j = 0; j < row; j++)
+        sum[o + j] += (uint32_t)(int32_t)in[i + j];
+    }
+    for (int d = last - 1; d >= 0; d--) {
       if (++idx[d] < p->in_shape[d])
         break;
       idx[d] = 0;
