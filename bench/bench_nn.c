@@ -1,9 +1,14 @@
-/* bench_nn: inferences per second of the int8 interpreter on person_detect.tflite (MobileNetV1
- * 0.25, 96x96x1), the fast kernels against the reference kernels (plain loops, the same build
- * flags, same binary, selected through es_interp_opts.isa), single thread and one interpreter
- * per core, for every variant the CPU runs. Checks that every variant's outputs are identical to the reference's on the same
- * inputs and prints it; GMAC/s and the share of an estimated int8 peak (assumption printed).
- * Usage: bench_nn [MODEL.tflite] [SECONDS per measurement, default 1] */
+/* bench_nn: int8 inference speed of every kernel variant against the reference kernels (plain
+ * loops, same build, same binary, selected through es_interp_opts.isa) and against the peak
+ * measured in the same run (es_nn_peak_gmacs: vpdpbusd zmm for avx512vnni, vpdpbusd ymm for
+ * avxvnni, vpmaddwd for avx2), on person_detect (tests/data/tflite) and on synthetic models with
+ * the standard architectures built with the project's TFLite writer (tests/shared/nn_arch.c:
+ * MobileNetV2 1.0 at 224, ResNet-8 at 32x32x3, MobileNetV1 0.25 at 96x96x3). Checks that every
+ * variant's outputs equal the reference's on 4 random inputs. One interpreter on one thread,
+ * then one interpreter per core; with several threads it reports CPU time per inference too
+ * (the machines are shared: wall time also counts what other jobs take).
+ * Usage: bench_nn [SECONDS per measurement, default 1] [MODEL.tflite | ARCH]...
+ *        bench_nn write ARCH FILE   (the synthetic model as a .tflite file, for eval --profile) */
 #include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,11 +16,12 @@
 #include <time.h>
 
 #include "nn/nn.h"
+#include "nn_arch.h"
 
-static double now(void)
+static double clock_s(clockid_t c)
 {
   struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
+  clock_gettime(c, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
@@ -37,19 +43,6 @@ static uint8_t *slurp(const char *path, size_t *len)
   return b;
 }
 
-static double mhz(void)
-{
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  char line[256];
-  double v = 0;
-  while (f && fgets(line, sizeof line, f))
-    if (sscanf(line, "cpu MHz : %lf", &v) == 1)
-      break;
-  if (f)
-    fclose(f);
-  return v;
-}
-
 /* deterministic input number k */
 static void fill(es_tensor *t, unsigned k)
 {
@@ -60,39 +53,58 @@ static void fill(es_tensor *t, unsigned k)
   }
 }
 
-/* Runs interpreters of variant isa on `threads` threads for about `secs`; inferences/s. */
-static double measure(const es_model *m, int isa, int threads, double secs)
+typedef struct rate {
+  double per_s;     /* inferences per wall second, all threads */
+  double cpu_per_1; /* CPU seconds per inference */
+} rate;
+
+/* One interpreter of variant isa (`inner` threads inside its inferences) running for about
+ * `secs` once *go is set; inferences done, and the seconds it ran. */
+static long run_one(const es_model *m, int isa, int inner, double secs, unsigned seed,
+                    double *elapsed)
+{
+  es_interp *ip = NULL;
+  es_error err = {0};
+  es_interp_opts o = {.isa = isa, .threads = inner};
+  long n = 0;
+  *elapsed = 0;
+  if (es_interp_new(m, &o, &ip, &err) != ES_OK)
+    return 0;
+  es_tensor t;
+  es_interp_input(ip, 0, &t);
+  fill(&t, seed);
+  es_interp_invoke(ip, &err);
+  const double t0 = clock_s(CLOCK_MONOTONIC);
+  do {
+    es_interp_invoke(ip, &err);
+    n++;
+  } while (clock_s(CLOCK_MONOTONIC) - t0 < secs);
+  *elapsed = clock_s(CLOCK_MONOTONIC) - t0;
+  es_interp_free(ip);
+  return n;
+}
+
+/* Interpreters of variant isa on `threads` threads (each with `inner` threads inside its
+ * inferences) for about `secs`. One thread runs outside any parallel region, as edgeset-eval
+ * does: inside one (even a team of one) the kernels' own regions would be nested, and a nested
+ * region starts a new team of threads every time. */
+static rate measure(const es_model *m, int isa, int threads, int inner, double secs)
 {
   long total = 0;
   double elapsed = 0;
-#pragma omp parallel num_threads(threads) reduction(+ : total)
-  {
-    es_interp *ip = NULL;
-    es_error err = {0};
-    es_interp_opts o = {.isa = isa};
-    if (es_interp_new(m, &o, &ip, &err) == ES_OK) {
-      es_tensor t;
-      es_interp_input(ip, 0, &t);
-      fill(&t, (unsigned)omp_get_thread_num());
-      es_interp_invoke(ip, &err);
-#pragma omp barrier
-      const double t0 = now();
-      long n = 0;
-      do {
-        for (int i = 0; i < 4; i++)
-          es_interp_invoke(ip, &err);
-        n += 4;
-      } while (now() - t0 < secs);
-      total += n;
-#pragma omp master
-      elapsed = now() - t0;
-      es_interp_free(ip);
-    }
+  const double cpu0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
+  if (threads == 1) {
+    total = run_one(m, isa, inner, secs, 0, &elapsed);
+  } else {
+#pragma omp parallel num_threads(threads) reduction(+ : total) reduction(max : elapsed)
+    total = run_one(m, isa, inner, secs, (unsigned)omp_get_thread_num(), &elapsed);
   }
-  return elapsed > 0 ? (double)total / elapsed : 0;
+  const double cpu = clock_s(CLOCK_PROCESS_CPUTIME_ID) - cpu0;
+  rate r = {elapsed > 0 ? (double)total / elapsed : 0, total ? cpu / (double)total : 0};
+  return r;
 }
 
-/* Outputs of 8 different inputs through variant isa equal the reference's? */
+/* Outputs of 4 different inputs through variant isa equal the reference's? */
 static int identical(const es_model *m, int isa)
 {
   es_interp *a = NULL, *b = NULL;
@@ -101,12 +113,12 @@ static int identical(const es_model *m, int isa)
   int same = 1;
   if (es_interp_new(m, &oa, &a, &err) || es_interp_new(m, &ob, &b, &err))
     same = 0;
-  for (unsigned k = 0; same && k < 8; k++) {
+  for (unsigned k = 0; same && k < 4; k++) {
     es_tensor ta, tb;
     es_interp_input(a, 0, &ta);
     es_interp_input(b, 0, &tb);
-    fill(&ta, k);
-    fill(&tb, k);
+    fill(&ta, k + 100);
+    fill(&tb, k + 100);
     es_interp_invoke(a, &err);
     es_interp_invoke(b, &err);
     for (size_t i = 0; i < es_model_output_count(m); i++) {
@@ -120,67 +132,119 @@ static int identical(const es_model *m, int isa)
   return same;
 }
 
-int main(int argc, char **argv)
+static es_model *load(const char *what, es_error *err)
 {
-  const char *path = argc > 1 ? argv[1] : "../shared/conformance/tflite/person_detect.tflite";
-  const double secs = argc > 2 ? atof(argv[2]) : 1.0;
   size_t len = 0;
-  uint8_t *bytes = slurp(path, &len);
-  if (!bytes && argc <= 1) {
-    path = "../../shared/conformance/tflite/person_detect.tflite";
-    bytes = slurp(path, &len);
-  }
+  uint8_t *bytes = strstr(what, ".tflite") ? slurp(what, &len)
+                                           : nn_arch_build(what, 42, &len, err);
   if (!bytes) {
-    fprintf(stderr, "bench_nn: cannot read '%s' (give the model path as the first argument)\n",
-            path);
-    return 2;
+    if (strstr(what, ".tflite"))
+      es_error_set(err, ES_EIO, "cannot read '%s'", what);
+    return NULL;
   }
   es_model *m = NULL;
-  es_error err = {0};
-  if (es_model_load(bytes, len, NULL, &m, &err)) {
-    fprintf(stderr, "bench_nn: cannot load '%s': %s\n", path, err.msg);
-    free(bytes);
-    return 2;
-  }
+  int rc = es_model_load(bytes, len, NULL, &m, err);
   free(bytes);
+  return rc ? NULL : m;
+}
+
+static void bench(const char *what, double secs, const double *peak, int cores)
+{
+  es_error err = {0};
+  es_model *m = load(what, &err);
+  if (!m) {
+    printf("%s: %s\n\n", what, err.msg);
+    return;
+  }
   es_model_info info;
   es_model_info_get(m, &info);
-  const int cores = omp_get_num_procs();
-  const double f = mhz();
-  /* int8 peak estimate: vpdpbusd does 64 (zmm) or 32 (ymm) int8 MACs; 2 per cycle per core
-   * (two 512-bit ports assumed); the frequency read from /proc/cpuinfo */
-  const int best = es_nn_isa_best();
-  const double macs_per_cycle = best == ES_NN_ISA_AVX512VNNI ? 128 : best == ES_NN_ISA_AVXVNNI ? 64 : 32;
-  const double peak1 = macs_per_cycle * f * 1e6;
-  printf("model %s: %.2f M MACs per inference; %d cores at %.0f MHz (from /proc/cpuinfo)\n",
-         path, (double)info.macs / 1e6, cores, f);
-  printf("int8 peak assumed: %.0f MACs/cycle/core (%s) = %.1f GMAC/s per core\n", macs_per_cycle,
-         es_nn_isa_name(best), peak1 / 1e9);
-  const double ref1 = measure(m, ES_NN_ISA_REFERENCE, 1, secs);
-  printf("%-11s 1 thread : %9.1f inferences/s  %6.2f GMAC/s  (baseline)\n", "reference", ref1,
-         ref1 * (double)info.macs / 1e9);
+  const double gmac = (double)info.macs / 1e9;
+  printf("%s: %.2f M MACs per inference, %zu operators\n", what, (double)info.macs / 1e6,
+         info.n_ops);
+  printf("  %-11s %10s %9s %9s %11s  %s\n", "variant", "1 thread/s", "GMAC/s", "of peak",
+         "x reference", "outputs");
+  const rate ref1 = measure(m, ES_NN_ISA_REFERENCE, 1, 1, secs);
+  printf("  %-11s %10.1f %9.2f %9s %11s  baseline\n", "reference", ref1.per_s, ref1.per_s * gmac,
+         "", "1.0");
   for (int isa = ES_NN_ISA_PORTABLE; isa < ES_NN_ISA_COUNT; isa++) {
     if (!es_nn_isa_supported(isa))
       continue;
-    const double v = measure(m, isa, 1, secs);
-    const double gmacs = v * (double)info.macs / 1e9;
-    printf("%-11s 1 thread : %9.1f inferences/s  %6.2f GMAC/s  %5.1f%% of peak  %6.1fx "
-           "reference  outputs %s\n",
-           es_nn_isa_name(isa), v, gmacs, 100 * gmacs * 1e9 / peak1, v / ref1,
+    const rate v = measure(m, isa, 1, 1, secs);
+    char share[16] = "";
+    if (peak[isa] > 0)
+      snprintf(share, sizeof share, "%.1f%%", 100 * v.per_s * gmac / peak[isa]);
+    printf("  %-11s %10.1f %9.2f %9s %10.1fx  %s\n", es_nn_isa_name(isa), v.per_s,
+           v.per_s * gmac, share, v.per_s / ref1.per_s,
            identical(m, isa) ? "bit-identical" : "DIFFER");
   }
-  const double refn = measure(m, ES_NN_ISA_REFERENCE, cores, secs);
-  printf("reference   %d threads: %9.1f inferences/s  %6.2f GMAC/s  (baseline, %d threads)\n", cores,
-         refn, refn * (double)info.macs / 1e9, cores);
-  for (int isa = ES_NN_ISA_PORTABLE; isa < ES_NN_ISA_COUNT; isa++) {
-    if (!es_nn_isa_supported(isa))
-      continue;
-    const double v = measure(m, isa, cores, secs);
-    printf("%-11s %d threads: %9.1f inferences/s  %6.2f GMAC/s  %5.1f%% of peak  %6.1fx "
-           "reference (%d threads)\n",
-           es_nn_isa_name(isa), cores, v, v * (double)info.macs / 1e9,
-           100 * v * (double)info.macs / (peak1 * cores), v / refn, cores);
+  if (cores > 1) {
+    printf("  %d threads (one interpreter each): wall inferences/s, and CPU ms per inference\n",
+           cores);
+    const rate refn = measure(m, ES_NN_ISA_REFERENCE, cores, 1, secs);
+    printf("  %-11s %10.1f/s %8.3f ms CPU  baseline\n", "reference", refn.per_s,
+           refn.cpu_per_1 * 1e3);
+    for (int isa = ES_NN_ISA_PORTABLE; isa < ES_NN_ISA_COUNT; isa++) {
+      if (!es_nn_isa_supported(isa))
+        continue;
+      const rate v = measure(m, isa, cores, 1, secs);
+      char share[16] = "";
+      if (peak[isa] > 0 && v.cpu_per_1 > 0)
+        snprintf(share, sizeof share, "%.1f%%", 100 * gmac / v.cpu_per_1 / peak[isa]);
+      printf("  %-11s %10.1f/s %8.3f ms CPU  %6.1fx reference  %s of peak per CPU-second\n",
+             es_nn_isa_name(isa), v.per_s, v.cpu_per_1 * 1e3, v.per_s / refn.per_s, share);
+    }
   }
+  if (cores > 1) {
+    /* one inference at a time with every core inside it: the latency of --raw-input, --profile
+     * and one --image */
+    const int best = es_nn_isa_best();
+    const rate one = measure(m, best, 1, 1, secs), split = measure(m, best, 1, cores, secs);
+    printf("  one inference on %d threads (%s): %.3f ms, against %.3f ms on one: %.2fx; %.3f "
+           "ms CPU\n", cores, es_nn_isa_name(best), 1e3 / split.per_s, 1e3 / one.per_s,
+           split.per_s / one.per_s, split.cpu_per_1 * 1e3);
+  }
+  printf("\n");
   es_model_free(m);
+}
+
+int main(int argc, char **argv)
+{
+  if (argc == 4 && !strcmp(argv[1], "write")) {
+    es_error err = {0};
+    size_t len = 0;
+    uint8_t *bytes = nn_arch_build(argv[2], 42, &len, &err);
+    FILE *f = bytes ? fopen(argv[3], "wb") : NULL;
+    int ok = f && fwrite(bytes, 1, len, f) == len;
+    if (f && fclose(f))
+      ok = 0;
+    free(bytes);
+    if (!ok)
+      fprintf(stderr, "bench_nn: cannot write '%s': %s\n", argv[3], err.msg[0] ? err.msg : "I/O");
+    return ok ? 0 : 1;
+  }
+  double secs = argc > 1 ? atof(argv[1]) : 1.0;
+  if (!(secs > 0))
+    secs = 1.0;
+  const int cores = omp_get_num_procs();
+  double peak[ES_NN_ISA_COUNT] = {0};
+  printf("measured int8 peak of one core (the best of 0.5 s of short slices):\n");
+  for (int isa = ES_NN_ISA_AVX2; isa < ES_NN_ISA_COUNT; isa++) {
+    const char *instr = NULL;
+    peak[isa] = es_nn_peak_gmacs(isa, 0.5, &instr);
+    if (peak[isa] > 0)
+      printf("  %-11s %7.1f GMAC/s  (%s)\n", es_nn_isa_name(isa), peak[isa], instr);
+  }
+  printf("\n");
+  if (argc > 2) {
+    for (int a = 2; a < argc; a++)
+      bench(argv[a], secs, peak, cores);
+    return 0;
+  }
+  const char *src = getenv("EDGESET_SOURCE");
+  char pd[4096];
+  snprintf(pd, sizeof pd, "%s/tests/data/tflite/person_detect.tflite", src ? src : ".");
+  bench(pd, secs, peak, cores);
+  for (int a = 0; nn_arch_names[a]; a++)
+    bench(nn_arch_names[a], secs, peak, cores);
   return 0;
 }

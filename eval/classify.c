@@ -278,6 +278,10 @@ int es_eval_classify_files(const es_classifier *c, const char *const *paths, siz
                         "the labels file has %zu labels but the model's output has %zu classes",
                         o->labels->n, c->classes);
   int jobs = o->jobs > 0 ? o->jobs : 1;
+  /* one image: its inference alone gets the threads (across output rows inside it) */
+  const es_interp_opts one = {.threads = n == 1 ? jobs : 1};
+  if (n == 1)
+    jobs = 1;
   size_t k = o->top_k < c->classes ? o->top_k : c->classes;
   if (k == 0)
     k = 1;
@@ -298,7 +302,7 @@ int es_eval_classify_files(const es_classifier *c, const char *const *paths, siz
       goto cleanup;
     }
   }
-  if ((rc = es_interp_new(c->m, NULL, &ips[0], err)))
+  if ((rc = es_interp_new(c->m, &one, &ips[0], err)))
     goto cleanup;
   for (int t = 1; t < jobs; t++)
     if ((rc = es_interp_clone(ips[0], &ips[t], err)))

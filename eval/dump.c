@@ -104,8 +104,8 @@ static void free_raw(uint8_t **bufs, size_t n)
   free(bufs);
 }
 
-int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_paths, FILE *out,
-                         es_error *err)
+int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_paths,
+                         int threads, FILE *out, es_error *err)
 {
   size_t n_in = es_model_input_count(m), runs = 0;
   uint8_t **bufs = calloc(n_in ? n_in : 1, sizeof *bufs);
@@ -113,8 +113,9 @@ int es_eval_dump_outputs(const es_model *m, const char *const *paths, size_t n_p
   es_interp *ip = NULL;
   int rc = !bufs || !lens ? es_error_set(err, ES_ENOMEM, "out of memory")
                           : read_raw(m, paths, n_paths, bufs, lens, &runs, err);
+  const es_interp_opts o = {.threads = threads};
   if (!rc)
-    rc = es_interp_new(m, NULL, &ip, err);
+    rc = es_interp_new(m, &o, &ip, err);
   for (size_t r = 0; r < runs && !rc; r++) {
     set_inputs(m, ip, bufs, r);
     if ((rc = es_interp_invoke(ip, err)))

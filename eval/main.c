@@ -65,8 +65,9 @@ static const char USAGE[] =
     "                        (default resize=stretch,channels=auto,map=auto,pad=0)\n"
     "      --top K           classes per image (default 5)\n"
     "      --labels FILE     labels.txt: class names, line order = output index\n"
-    "  -j, --jobs N          threads for -d and --image (default: all cores; 0 = all cores); the\n"
-    "                        output does not depend on it\n"
+    "  -j, --jobs N          threads (default: all cores; 0 = all cores): across images with -d\n"
+    "                        and --image, inside each inference with --raw-input, --profile\n"
+    "                        and one --image; the output does not depend on it\n"
     "  -h, --help            this help\n"
     "      --version         version\n"
     "\n"
@@ -146,7 +147,8 @@ static int profile(const eval_args *a, const es_model *m, es_error *err)
   uint8_t *buf = NULL;
   double *values = NULL;
   size_t len = 0;
-  int rc = es_interp_new(m, NULL, &ip, err);
+  const es_interp_opts o = {.threads = a->jobs};
+  int rc = es_interp_new(m, &o, &ip, err);
   if (!rc && a->n_raw) {
     rc = es_eval_fill_raw(m, ip, a->raw, a->n_raw, err);
   } else if (!rc) {
@@ -329,7 +331,7 @@ static int run(const eval_args *a)
   else if (a->n_images)
     rc = classify(a, m, &err);
   else
-    rc = es_eval_dump_outputs(m, a->raw, a->n_raw, stdout, &err);
+    rc = es_eval_dump_outputs(m, a->raw, a->n_raw, a->jobs, stdout, &err);
   es_model_free(m);
   if (rc) {
     es_cli_error(PROG, "%s", err.msg);

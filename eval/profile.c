@@ -47,16 +47,19 @@ int es_eval_profile(const es_model *m, es_interp *ip, double seconds, bool json,
     return rc;
   }
   const char *instr = NULL;
-  int isa = es_interp_isa(ip);
-  double peak = es_nn_peak_gmacs(isa, 0.2, &instr), total = 0;
+  const int isa = es_interp_isa(ip), threads = es_interp_threads(ip);
+  /* the peak of the cores the inference may use */
+  double peak = es_nn_peak_gmacs(isa, 0.2, &instr) * threads, total = 0;
   for (size_t i = 0; i < mi.n_ops; i++)
     total += secs[i] /= (double)runs;
   json_t *ops = json_array();
   if (!json) {
-    fprintf(out, "%zu operators, %.1f M MACs; variant %s; %ld inferences, %.3f ms each\n",
-            mi.n_ops, (double)mi.macs / 1e6, es_nn_isa_name(isa), runs, total * 1e3);
+    fprintf(out, "%zu operators, %.1f M MACs; variant %s, %d thread%s; %ld inferences, %.3f ms "
+            "each\n", mi.n_ops, (double)mi.macs / 1e6, es_nn_isa_name(isa), threads,
+            threads == 1 ? "" : "s", runs, total * 1e3);
     if (peak > 0)
-      fprintf(out, "measured peak of one core: %.1f GMAC/s (%s)\n", peak, instr);
+      fprintf(out, "measured peak: %.1f GMAC/s (%s, %d core%s)\n", peak, instr, threads,
+              threads == 1 ? "" : "s");
     else
       fprintf(out, "no peak for this variant (plain C): shares of peak are not given\n");
     fprintf(out, "%4s  %-20s %-16s %10s %10s %7s %8s %8s\n", "op", "operator", "output",
@@ -86,9 +89,9 @@ int es_eval_profile(const es_model *m, es_interp *ip, double seconds, bool json,
   }
   double gt = total > 0 ? (double)mi.macs / total / 1e9 : 0;
   if (json) {
-    json_t *doc = json_pack("{s:s, s:I, s:I, s:f, s:f}", "variant", es_nn_isa_name(isa),
-                            "inferences", (json_int_t)runs, "macs", (json_int_t)mi.macs,
-                            "seconds", total, "gmacs", gt);
+    json_t *doc = json_pack("{s:s, s:i, s:I, s:I, s:f, s:f}", "variant", es_nn_isa_name(isa),
+                            "threads", threads, "inferences", (json_int_t)runs, "macs",
+                            (json_int_t)mi.macs, "seconds", total, "gmacs", gt);
     if (doc && peak > 0) {
       json_object_set_new(doc, "peak_gmacs", json_real(peak));
       json_object_set_new(doc, "peak_instruction", json_string(instr));

@@ -19,6 +19,8 @@ struct es_interp {
   uint8_t *scratch;   /* the largest working memory of the chosen eval functions */
   es__eval_fn *eval; /* per operator, chosen at creation */
   int isa;           /* ES_NN_ISA_*, resolved */
+  int threads;       /* inside one inference, >= 1 */
+  size_t scratch_stride;
 };
 
 /* The eval function op runs with ISA slot kisa, and the scratch it needs. */
@@ -74,10 +76,15 @@ int es_interp_new(const es_model *m, const es_interp_opts *opts, es_interp **out
     ip->eval[i] = choose(&m->ops[i], ip->isa - 1, &need); /* ES_NN_ISA_X is slot X - 1 */
     scratch = need > scratch ? need : scratch;
   }
+  ip->threads = opts && opts->threads > 1 ? opts->threads : 1;
+  if (ip->threads > 256)
+    ip->threads = 256;
+  ip->scratch_stride = (scratch + 63) / 64 * 64;
   if (scratch) {
-    ip->scratch = aligned_alloc(64, (scratch + 63) / 64 * 64);
+    ip->scratch = aligned_alloc(64, ip->scratch_stride * (size_t)ip->threads);
     if (!ip->scratch) {
-      rc = es_error_set(err, ES_ENOMEM, "out of memory allocating %zu bytes of scratch", scratch);
+      rc = es_error_set(err, ES_ENOMEM, "out of memory allocating %zu bytes of scratch",
+                        ip->scratch_stride * (size_t)ip->threads);
       goto cleanup;
     }
   }
@@ -146,7 +153,7 @@ int es_interp_tensor(es_interp *ip, int index, es_tensor *t, es_error *err)
 
 int es_interp_invoke(es_interp *ip, es_error *err)
 {
-  es__run r = {ip->m, ip->data, ip->scratch};
+  es__run r = {ip->m, ip->data, ip->scratch, ip->threads, ip->scratch_stride};
   (void)err; /* no eval function fails: everything that can was refused at load */
   for (size_t i = 0; i < ip->m->n_ops; i++)
     ip->eval[i](&r, &ip->m->ops[i]);
@@ -155,7 +162,7 @@ int es_interp_invoke(es_interp *ip, es_error *err)
 
 int es_interp_invoke_profile(es_interp *ip, double *op_seconds, es_error *err)
 {
-  es__run r = {ip->m, ip->data, ip->scratch};
+  es__run r = {ip->m, ip->data, ip->scratch, ip->threads, ip->scratch_stride};
   (void)err;
   struct timespec a, b;
   clock_gettime(CLOCK_MONOTONIC, &a);
@@ -178,7 +185,7 @@ int es_interp_clone(const es_interp *ip, es_interp **out, es_error *err)
   for (size_t t = 0; t < ip->m->n_tensors; t++)
     if (ip->kept[t])
       keep[n++] = (int)t;
-  es_interp_opts o = {keep, n, ip->isa};
+  es_interp_opts o = {keep, n, ip->isa, ip->threads};
   rc = es_interp_new(ip->m, &o, out, err);
   free(keep);
   return rc;
@@ -187,6 +194,11 @@ int es_interp_clone(const es_interp *ip, es_interp **out, es_error *err)
 int es_interp_isa(const es_interp *ip)
 {
   return ip->isa;
+}
+
+int es_interp_threads(const es_interp *ip)
+{
+  return ip->threads;
 }
 
 size_t es_interp_arena_bytes(const es_interp *ip)

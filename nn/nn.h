@@ -116,7 +116,9 @@ double es_nn_peak_gmacs(int isa, double seconds, const char **instr);
 typedef struct es_interp_opts {
   const int *keep;
   size_t n_keep;
-  int isa; /* ES_NN_ISA_* */
+  int isa;     /* ES_NN_ISA_* */
+  int threads; /* threads inside one inference (0 and 1: one): the fast convolutions split
+                  their output rows among them; the results do not depend on it */
 } es_interp_opts;
 
 /* Caller frees with es_interp_free() (NULL-safe). The model must outlive the interpreter.
@@ -128,8 +130,9 @@ int es_interp_new(const es_model *m, const es_interp_opts *opts, es_interp **out
 /* A new interpreter of the same model with the same options (kept tensors, variant) and its own
  * arena; inputs are not copied. Caller frees with es_interp_free(). */
 int es_interp_clone(const es_interp *ip, es_interp **out, es_error *err);
-/* The variant this interpreter runs (never AUTO). */
+/* The variant this interpreter runs (never AUTO), and its threads inside one inference. */
 int es_interp_isa(const es_interp *ip);
+int es_interp_threads(const es_interp *ip);
 void es_interp_free(es_interp *ip);
 /* Views whose data points into the interpreter's arena: write inputs before invoke, read
  * outputs after. -1 when i is out of range. */

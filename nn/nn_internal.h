@@ -54,6 +54,8 @@ typedef struct es__run {
   const es_model *m;
   uint8_t *const *data;
   uint8_t *scratch; /* op->scratch_bytes of per-interpreter memory, 64-byte aligned */
+  int threads;      /* threads one operator may use (es_interp_opts.threads; >= 1) */
+  size_t scratch_stride; /* thread t's scratch is scratch + t * scratch_stride */
 } es__run;
 
 typedef int (*es__prepare_fn)(es_model *m, es__op *op, es_error *err);

@@ -354,8 +354,100 @@ static inline void zero_tail(int8_t *p, int n)
     p[2] = 0;
 }
 
+/* n (1 .. 16) bytes with fixed-size moves: two overlapping words of 8 or 4 bytes, or bytes (a
+ * memcpy of a variable size would be a call per patch row). */
+static inline void copy_short(int8_t *dst, const int8_t *src, int n)
+{
+  if (n >= 8) {
+    memcpy(dst, src, 8);
+    memcpy(dst + n - 8, src + n - 8, 8);
+  } else if (n >= 4) {
+    memcpy(dst, src, 4);
+    memcpy(dst + n - 4, src + n - 4, 4);
+  } else {
+    for (int i = 0; i < n; i++)
+      dst[i] = src[i];
+  }
+}
+
+/* Threads to split an operator's n rows among: at most r->threads, at least min_rows rows each,
+ * and only when each thread gets work worth a fork and a join (about 10 us: op->macs / T of at
+ * least min_macs, set per kernel from its speed). */
+static int split_threads(const es__run *r, const es__op *op, long n, long min_rows,
+                         uint64_t min_macs)
+{
+  long t = r->threads;
+  if (t > n / min_rows)
+    t = n / min_rows;
+  if ((uint64_t)t > op->macs / min_macs)
+    t = (long)(op->macs / min_macs);
+  return t > 1 ? (int)t : 1;
+}
+
+/* One output row of a gathered CONV_2D: its patches into `patch`, then the GEMM. */
+static void conv_patch_row(const es__gemm_fast *g, const es__conv_params *p, const int8_t *in_b,
+                           int in_h, int in_w, int in_d, int f_h, int f_w, int out_w, int oy,
+                           int8_t *patch, int8_t *out_row, size_t out_d, es__gemm_fn fn)
+{
+  /* locals: the byte stores below could alias anything read through a pointer */
+  const int8_t pad = (int8_t)(-g->input_offset); /* the input zero point */
+  const int sh = p->geo.stride_h, sw = p->geo.stride_w, dh = p->geo.dilation_h,
+            dw = p->geo.dilation_w, ph = p->geo.pad_h, pw = p->geo.pad_w, k = g->k, k4 = g->k4;
+  const bool narrow = in_d == 1 && f_w <= 4 && dw == 1 && (f_h - 1) * f_w + 4 <= k4;
+  const int row_bytes = f_w * in_d;
+  const int iy0 = oy * sh - ph;
+  for (int ox = 0; ox < out_w; ++ox) {
+    const int ix0 = ox * sw - pw;
+    int8_t *dst = patch + (size_t)ox * (size_t)k4;
+    if (narrow && ix0 >= 0 && ix0 + 4 <= in_w) {
+      /* one input channel, up to 4 taps a row: one 4-byte word per filter row; the byte past
+       * the row lands where the next row (or the zeroed tail) overwrites it */
+      for (int fy = 0; fy < f_h; ++fy) {
+        const int iy = iy0 + dh * fy;
+        uint32_t v = 0x01010101u * (uint8_t)pad;
+        if (iy >= 0 && iy < in_h)
+          memcpy(&v, in_b + (size_t)iy * in_w + ix0, 4);
+        memcpy(dst + fy * f_w, &v, 4);
+      }
+      zero_tail(dst + k, k4 - k);
+      continue;
+    }
+    if (dw == 1 && ix0 >= 0 && ix0 + f_w <= in_w && row_bytes <= 16) {
+      /* a patch row is f_w whole pixels of the input row: one short copy */
+      for (int fy = 0; fy < f_h; ++fy, dst += row_bytes) {
+        const int iy = iy0 + dh * fy;
+        if (iy >= 0 && iy < in_h)
+          copy_short(dst, in_b + ((size_t)iy * in_w + (size_t)ix0) * in_d, row_bytes);
+        else
+          memset(dst, pad, (size_t)row_bytes);
+      }
+      zero_tail(dst, k4 - k);
+      continue;
+    }
+    for (int fy = 0; fy < f_h; ++fy) {
+      const int iy = iy0 + dh * fy;
+      const bool row_in = iy >= 0 && iy < in_h;
+      const int8_t *src = in_b + (size_t)(row_in ? iy : 0) * in_w * in_d;
+      for (int fx = 0; fx < f_w; ++fx, dst += in_d) {
+        const int ix = ix0 + dw * fx;
+        const bool in = row_in && ix >= 0 && ix < in_w;
+        if (in_d == 1)
+          *dst = in ? src[ix] : pad;
+        else if (in)
+          memcpy(dst, src + (size_t)ix * in_d, (size_t)in_d);
+        else
+          memset(dst, pad, (size_t)in_d);
+      }
+    }
+    zero_tail(dst, k4 - k);
+  }
+  fn(g, patch, (size_t)k4, out_w, out_row, out_d);
+}
+
 /* CONV_2D: 1x1 stride-1 convolutions whose depth is a multiple of 4 read the input pixels as
- * GEMM rows; others gather one output row of patches at a time. */
+ * GEMM rows; others gather one output row of patches at a time. With r->threads > 1 the rows
+ * (GEMM rows, or output rows with a patch buffer of their own) are split among threads; each
+ * output byte is computed the same way whoever computes it. */
 void es__conv_fast(const es__run *r, const es__op *op, es__gemm_fn fn)
 {
   const es__gemm_fast *g = op->fast;
@@ -369,55 +461,38 @@ void es__conv_fast(const es__run *r, const es__op *op, es__gemm_fn fn)
   const int f_h = f_t->shape[1], f_w = f_t->shape[2];
   const int out_h = out_t->shape[1], out_w = out_t->shape[2], out_d = out_t->shape[3];
   if (g->direct) {
-    fn(g, input, (size_t)g->k, batches * out_h * out_w, output, (size_t)out_d);
+    const long rows = (long)batches * out_h * out_w;
+    const int T = split_threads(r, op, rows, 96, 1000000);
+    if (T == 1) { /* no parallel construct at all: one costs even with one thread */
+      fn(g, input, (size_t)g->k, (int)rows, output, (size_t)out_d);
+      return;
+    }
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+    for (int t = 0; t < T; t++) {
+      /* whole 12-row tiles to each thread but the last */
+      const long r0 = rows * t / T / 12 * 12, r1 = t + 1 == T ? rows : rows * (t + 1) / T / 12 * 12;
+      if (r1 > r0)
+        fn(g, input + (size_t)r0 * (size_t)g->k, (size_t)g->k, (int)(r1 - r0),
+           output + (size_t)r0 * (size_t)out_d, (size_t)out_d);
+    }
     return;
   }
-  /* locals: the byte stores below could alias anything read through a pointer */
-  const int8_t pad = (int8_t)(-g->input_offset); /* the input zero point */
-  const int sh = p->geo.stride_h, sw = p->geo.stride_w, dh = p->geo.dilation_h,
-            dw = p->geo.dilation_w, ph = p->geo.pad_h, pw = p->geo.pad_w, k = g->k, k4 = g->k4;
-  const bool narrow = in_d == 1 && f_w <= 4 && dw == 1 && (f_h - 1) * f_w + 4 <= k4;
-  int8_t *patch = (int8_t *)r->scratch;
-  for (int batch = 0; batch < batches; ++batch) {
-    const int8_t *in_b = input + (size_t)batch * in_h * in_w * in_d;
-    for (int oy = 0; oy < out_h; ++oy) {
-      const int iy0 = oy * sh - ph;
-      for (int ox = 0; ox < out_w; ++ox) {
-        const int ix0 = ox * sw - pw;
-        int8_t *dst = patch + (size_t)ox * (size_t)k4;
-        if (narrow && ix0 >= 0 && ix0 + 4 <= in_w) {
-          /* one input channel, up to 4 taps a row: one 4-byte word per filter row; the byte
-           * past the row lands where the next row (or the zeroed tail) overwrites it */
-          for (int fy = 0; fy < f_h; ++fy) {
-            const int iy = iy0 + dh * fy;
-            uint32_t v = 0x01010101u * (uint8_t)pad;
-            if (iy >= 0 && iy < in_h)
-              memcpy(&v, in_b + (size_t)iy * in_w + ix0, 4);
-            memcpy(dst + fy * f_w, &v, 4);
-          }
-          zero_tail(dst + k, k4 - k);
-          continue;
-        }
-        for (int fy = 0; fy < f_h; ++fy) {
-          const int iy = iy0 + dh * fy;
-          const bool row_in = iy >= 0 && iy < in_h;
-          const int8_t *src = in_b + (size_t)(row_in ? iy : 0) * in_w * in_d;
-          for (int fx = 0; fx < f_w; ++fx, dst += in_d) {
-            const int ix = ix0 + dw * fx;
-            const bool in = row_in && ix >= 0 && ix < in_w;
-            if (in_d == 1)
-              *dst = in ? src[ix] : pad;
-            else if (in)
-              memcpy(dst, src + (size_t)ix * in_d, (size_t)in_d);
-            else
-              memset(dst, pad, (size_t)in_d);
-          }
-        }
-        zero_tail(dst, k4 - k);
-      }
-      fn(g, patch, (size_t)k4, out_w, output + ((size_t)batch * out_h + oy) * out_w * out_d,
-         (size_t)out_d);
-    }
+  const long n_rows = (long)batches * out_h;
+  const int T = split_threads(r, op, n_rows, 2, 1000000);
+  if (T == 1) {
+    for (long row = 0; row < n_rows; row++)
+      conv_patch_row(g, p, input + (size_t)(row / out_h) * in_h * in_w * in_d, in_h, in_w, in_d,
+                     f_h, f_w, out_w, (int)(row % out_h), (int8_t *)r->scratch,
+                     output + (size_t)row * out_w * out_d, (size_t)out_d, fn);
+    return;
+  }
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int t = 0; t < T; t++) {
+    int8_t *patch = (int8_t *)r->scratch + (size_t)t * r->scratch_stride;
+    for (long row = n_rows * t / T; row < n_rows * (t + 1) / T; row++)
+      conv_patch_row(g, p, input + (size_t)(row / out_h) * in_h * in_w * in_d, in_h, in_w, in_d,
+                     f_h, f_w, out_w, (int)(row % out_h), patch,
+                     output + (size_t)row * out_w * out_d, (size_t)out_d, fn);
   }
 }
 
@@ -445,6 +520,46 @@ void es__fc_fast(const es__run *r, const es__op *op, es__gemm_fn fn)
   }
 }
 
+/* Output rows r0 .. r1 - 1 (over batches) of a depthwise convolution, with the scratch `mine`:
+ * a zero row, f_h ring rows of expanded input, f_h row pointers, f_h ring tags. */
+static void dw_rows(const es__dw_fast *d, const es__conv_params *p, const int8_t *input,
+                    int8_t *output, int in_h, int in_w, int in_d, int out_h, int out_w, int out_d,
+                    long r0, long r1, uint8_t *mine, es__dw_build_fn build_fn,
+                    es__dw_row_fn row_fn)
+{
+  const int f_h = d->f_h, dh = p->geo.dilation_h;
+  int16_t *zero = (int16_t *)mine;
+  uint8_t *ring = mine + d->row_bytes;
+  const int16_t **rows = (const int16_t **)(void *)(ring + d->row_bytes * (size_t)f_h);
+  int *tag = (int *)(void *)(rows + f_h);
+  memset(zero, 0, d->row_bytes);
+  for (long row = r0; row < r1; row++) {
+    const int batch = (int)(row / out_h), oy = (int)(row % out_h);
+    if (row == r0 || oy == 0)
+      for (int i = 0; i < f_h; i++)
+        tag[i] = INT_MIN;
+    const int8_t *in_b = input + (size_t)batch * in_h * in_w * in_d;
+    const int iy0 = oy * p->geo.stride_h - p->geo.pad_h;
+    for (int fy = 0; fy < f_h; ++fy) {
+      const int iy = iy0 + dh * fy;
+      if (iy < 0 || iy >= in_h) {
+        rows[fy] = zero;
+        continue;
+      }
+      /* with dilation 1 a window's rows are consecutive, so iy % f_h never collides */
+      const int slot = dh == 1 ? iy % f_h : fy;
+      int16_t *rp = (int16_t *)(void *)(ring + d->row_bytes * (size_t)slot);
+      if (dh != 1 || tag[slot] != iy) {
+        build_fn(d, in_b + (size_t)iy * in_w * in_d, in_w, p->geo.pad_w, p->geo.dilation_w, rp);
+        tag[slot] = iy;
+      }
+      rows[fy] = rp;
+    }
+    row_fn(d, rows, out_w, p->geo.stride_w, p->geo.dilation_w,
+           output + ((size_t)batch * out_h + oy) * out_w * out_d);
+  }
+}
+
 void es__dw_fast_run(const es__run *r, const es__op *op, es__dw_build_fn build_fn,
                      es__dw_row_fn row_fn)
 {
@@ -457,39 +572,18 @@ void es__dw_fast_run(const es__run *r, const es__op *op, es__dw_build_fn build_f
   const int batches = in_t->shape[0], in_h = in_t->shape[1], in_w = in_t->shape[2],
             in_d = in_t->shape[3];
   const int out_h = out_t->shape[1], out_w = out_t->shape[2], out_d = out_t->shape[3];
-  const int f_h = d->f_h, dh = p->geo.dilation_h;
-  /* scratch: zero row, f_h ring rows, f_h row pointers, f_h ring tags */
-  int16_t *zero = (int16_t *)r->scratch;
-  uint8_t *ring = r->scratch + d->row_bytes;
-  const int16_t **rows = (const int16_t **)(void *)(ring + d->row_bytes * (size_t)f_h);
-  int *tag = (int *)(void *)(rows + f_h);
-  memset(zero, 0, d->row_bytes);
-  for (int batch = 0; batch < batches; ++batch) {
-    for (int i = 0; i < f_h; i++)
-      tag[i] = INT_MIN;
-    const int8_t *in_b = input + (size_t)batch * in_h * in_w * in_d;
-    for (int oy = 0; oy < out_h; ++oy) {
-      const int iy0 = oy * p->geo.stride_h - p->geo.pad_h;
-      for (int fy = 0; fy < f_h; ++fy) {
-        const int iy = iy0 + dh * fy;
-        if (iy < 0 || iy >= in_h) {
-          rows[fy] = zero;
-          continue;
-        }
-        /* with dilation 1 a window's rows are consecutive, so iy % f_h never collides */
-        const int slot = dh == 1 ? iy % f_h : fy;
-        int16_t *row = (int16_t *)(void *)(ring + d->row_bytes * (size_t)slot);
-        if (dh != 1 || tag[slot] != iy) {
-          build_fn(d, in_b + (size_t)iy * in_w * in_d, in_w, p->geo.pad_w, p->geo.dilation_w,
-                   row);
-          tag[slot] = iy;
-        }
-        rows[fy] = row;
-      }
-      row_fn(d, rows, out_w, p->geo.stride_w, p->geo.dilation_w,
-             output + ((size_t)batch * out_h + oy) * out_w * out_d);
-    }
+  /* with several threads, each takes a run of output rows and rebuilds its own ring */
+  const long n_rows = (long)batches * out_h;
+  const int T = split_threads(r, op, n_rows, 4, 250000);
+  if (T == 1) {
+    dw_rows(d, p, input, output, in_h, in_w, in_d, out_h, out_w, out_d, 0, n_rows, r->scratch,
+            build_fn, row_fn);
+    return;
   }
+#pragma omp parallel for num_threads(T) schedule(static, 1)
+  for (int t = 0; t < T; t++)
+    dw_rows(d, p, input, output, in_h, in_w, in_d, out_h, out_w, out_d, n_rows * t / T,
+            n_rows * (t + 1) / T, r->scratch + (size_t)t * r->scratch_stride, build_fn, row_fn);
 }
 
 /* ---- portable kernels -------------------------------------------------------------------- */

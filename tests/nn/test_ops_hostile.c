@@ -58,7 +58,7 @@ static void run_every_variant(uint8_t *bytes, size_t len, const void *const *ins
   for (int isa = ES_NN_ISA_REFERENCE; isa < ES_NN_ISA_COUNT; isa++) {
     if (!es_nn_isa_supported(isa))
       continue;
-    es_interp_opts o = {NULL, 0, isa};
+    es_interp_opts o = {.isa = isa};
     es_interp *ip = NULL;
     cr_assert_eq(es_interp_new(m, &o, &ip, &err), ES_OK, "%s", err.msg);
     for (size_t k = 0; k < n_in; k++) {

@@ -589,7 +589,7 @@ static bool run_all(const es_model *m, char *why, size_t whysz)
   for (int isa = ES_NN_ISA_REFERENCE; isa < ES_NN_ISA_COUNT && ok; isa++) {
     if (!es_nn_isa_supported(isa))
       continue;
-    es_interp_opts o = {NULL, 0, isa};
+    es_interp_opts o = {.isa = isa};
     es_interp *ip = NULL;
     es_error err = {0};
     cr_assert_eq(es_interp_new(m, &o, &ip, &err), ES_OK, "%s", err.msg);
