@@ -409,15 +409,8 @@ static int append_quarantine(const run *R, const char *path, int code, const cha
 {
   if (R->o->dry_run)
     return ES_OK;
-  char *esc = es_path_escape(path, err);
-  if (!esc)
-    return err ? err->code : ES_ENOMEM;
-  json_t *q = json_pack("{s:s, s:s, s:s, s:s}", "path", esc, "batch", R->o->batch, "code",
-                        es_quarantine_codes[code], "reason", reason ? reason : "");
-  free(esc);
-  if (q && id && id[0])
-    json_object_set_new(q, "id", json_string(id));
-  return es_dataset_quarantine(R->tx, q, err);
+  json_t *q = es_quarantine_record(path, R->o->batch, es_quarantine_codes[code], reason, id, err);
+  return q ? es_dataset_quarantine(R->tx, q, err) : (err ? err->code : ES_ENOMEM);
 }
 
 static int decide(run *R, es_collect_summary *sum, es_error *err)

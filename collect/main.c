@@ -234,10 +234,12 @@ int main(int argc, char **argv)
       maxpix_given = 1;
       break;
     case OPT_SHARD: {
-      char *slash = strchr(optarg, '/');
-      if (slash)
-        *slash = '\0';
-      if (!slash || es_cli_parse_uint(optarg, 0, 1u << 20, &shard_k, &err) ||
+      char k[32];
+      const char *slash = strchr(optarg, '/');
+      if (slash && (size_t)(slash - optarg) < sizeof k)
+        snprintf(k, sizeof k, "%.*s", (int)(slash - optarg), optarg);
+      if (!slash || (size_t)(slash - optarg) >= sizeof k ||
+          es_cli_parse_uint(k, 0, 1u << 20, &shard_k, &err) ||
           es_cli_parse_uint(slash + 1, 1, 1u << 20, &shard_n, &err) || shard_k >= shard_n)
         return es_cli_usage_error(prog, usage, "--shard: expected K/N with 0 <= K < N <= %u",
                                   1u << 20);

@@ -85,3 +85,21 @@ void es_batch_state_free(es_batch_state *b)
   es_tombstones_free(&b->tomb);
   memset(b, 0, sizeof *b);
 }
+
+json_t *es_quarantine_record(const char *raw_path, const char *batch, const char *code,
+                             const char *reason, const char *id, es_error *err)
+{
+  char *esc = es_path_escape(raw_path, err);
+  if (!esc)
+    return NULL;
+  json_t *q = json_pack("{s:s, s:s, s:s, s:s}", "path", esc, "batch", batch, "code", code,
+                        "reason", reason ? reason : "");
+  free(esc);
+  if (q && id && id[0] && json_object_set_new(q, "id", json_string(id))) {
+    json_decref(q);
+    q = NULL;
+  }
+  if (!q)
+    es_error_set(err, ES_ENOMEM, "out of memory");
+  return q;
+}

@@ -32,4 +32,10 @@ int es_batch_state_load(const es_store *st, const char *batch, es_batch_state *b
                         es_error *err);
 void es_batch_state_free(es_batch_state *b);
 
+/* A quarantine.jsonl record {"path", "batch", "code", "reason"[, "id"]} for the raw input path
+ * (escaped here): the one place its keys and their order are written, so that collect and
+ * merge give the same bytes. id NULL or empty: none. NULL on no memory (err set). */
+json_t *es_quarantine_record(const char *raw_path, const char *batch, const char *code,
+                             const char *reason, const char *id, es_error *err);
+
 #endif

@@ -433,15 +433,8 @@ static int queue_quarantine(run *R, json_t *rec, const char *raw_path, int sidec
 
 static int refuse_occurrence(run *R, const es_occurrence *oc, const char *reason, es_error *err)
 {
-  char *esc = es_path_escape(oc->path, err);
-  if (!esc)
-    return err ? err->code : ES_ENOMEM;
-  json_t *rec = json_pack("{s:s, s:s, s:s, s:s}", "path", esc, "batch", R->P->batch, "code",
-                          "redacted", "reason", reason);
-  free(esc);
-  if (!rec)
-    return es_error_set(err, ES_ENOMEM, "out of memory");
-  return queue_quarantine(R, rec, oc->path, 0, err);
+  json_t *rec = es_quarantine_record(oc->path, R->P->batch, "redacted", reason, NULL, err);
+  return rec ? queue_quarantine(R, rec, oc->path, 0, err) : (err ? err->code : ES_ENOMEM);
 }
 
 /* A group's pending occurrences (those DIR does not record yet) go to item k. */
@@ -796,12 +789,11 @@ int es_merge_run(es_store *dst, const es_merge_parts *P, const es_merge_opts *o,
     es_dataset_set_signatures(R.tx, &R.sigs);
   }
   if (!known) {
-    json_t *from = json_array();
-    for (size_t i = 0; from && i < P->n; i++)
-      json_array_append_new(from, json_pack("{s:s?, s:s}", "shard",
-                                            json_string_value(json_object_get(
-                                                json_array_get(sum->part_list, i), "shard")),
-                                            "fingerprint", P->v[i].fingerprint));
+    /* the parts as the summary lists them, without their paths (which move) */
+    json_t *from = json_deep_copy(sum->part_list);
+    size_t i;
+    json_t *e;
+    json_array_foreach(from, i, e) json_object_del(e, "path");
     if ((rc = es_dataset_new_batch_ex(R.tx, P->batch, seq,
                                       json_pack("{s:o}", "merged_from", from), err)))
       goto done;
