@@ -1,23 +1,21 @@
-/* bench_near: the near-duplicate self-join collect performs (each hash in order joins the
- * nearest representative within the radius, ties to the smallest ref, or becomes one) over
- * 1,000,000 hashes, with the multi-index es_near_index, against the named baseline "linear scan
- * over the representatives" measured in the same run on the first hashes and extrapolated
- * exactly (its cost is one distance per representative present at each query).
- * Also times es_image_features on a 640x480 RGB image against libjpeg-turbo decoding the same
- * picture as a quality-90 JPEG (the throughput budget collect works within).
+/* bench_near: the near-duplicate self-joins collect performs (each item in order joins the
+ * nearest representative it is related to, ties to the smallest ref, or becomes one) over
+ * 1,000,000 items, each a phash and the signature collect would store for the same picture:
  *
- * Hashes: real images first — the file of --hashes (written by bench/near_quality.py
- * --write-hashes: photo tiles, variants and crops, Fashion-MNIST), then Fashion-MNIST's 70,000
- * images from --fmnist DIR (default /usr/share/datasets/fashion-mnist) hashed here with their
- * 1-pixel-shifted and 10%-darker variants — then synthetic bursts (a random base and 1..8
- * near copies with 0..6 flipped bits) up to -n.
+ * - photos: the file of --hashes and its .sig (bench/near_quality.py --write-hashes: the
+ *   quality set's pictures and random crops of its photos, through our C code);
+ * - Fashion-MNIST's 70,000 images from --fmnist DIR (default /usr/share/datasets/fashion-mnist)
+ *   and a one-pixel shift or 10% darker copy of half of them, through es_image_features();
+ * - synthetic bursts up to -n: value-noise scenes seen 1..8 times with small moves, gain and
+ *   noise, phash and signature from the same 32x32 means.
  *
- * Then the two-stage relation collect runs on datasets of format version 2
- * (es_near_selfjoin_verified(): candidates within ES_DEFAULT_NEAR bits, verified by the
- * signatures' aligned correlation) over the same hashes with synthetic signatures: a smooth
- * random picture per burst (a 4x4 grid of random luma, bilinear, plus noise), its burst's
- * copies with +-3 luma of noise, and a picture of its own for every real hash; against the
- * named baseline "the phash-only self-join at ES_DEFAULT_NEAR" measured in the same run.
+ * Timed: the phash-only join (es_near_selfjoin(), multi-index) against the named baseline
+ * "linear scan over the representatives" measured in the same run on the first hashes and
+ * extrapolated exactly (its cost is one distance per representative present at each query);
+ * the verified two-stage join (es_near_selfjoin_verified()) against the named baseline "the
+ * phash-only self-join at ES_DEFAULT_NEAR" in the same run, with each source alone to show
+ * its candidate rate. Also es_image_features on a 640x480 RGB image against libjpeg-turbo
+ * decoding the same picture as a quality-90 JPEG (the throughput budget collect works within).
  *
  * usage: bench_near [-n TOTAL] [-r RADIUS] [-j THREADS] [--hashes FILE] [--fmnist DIR]
  *                   [--baseline N] */
@@ -31,6 +29,7 @@
 #include <jpeglib.h> /* after stdio.h: it needs FILE and size_t */
 
 #include "formats/features.h"
+#include "formats/features_internal.h"
 #include "core/near_index.h"
 #include "core/near_sig.h"
 #include "core/store.h"
@@ -50,40 +49,70 @@ static uint64_t rng_next(uint64_t *s)
   return z ^ (z >> 31);
 }
 
+/* The items: a phash and a signature each, as collect computes them. */
 typedef struct hashes {
   uint64_t *h;
+  es_near_sig *sig;
   size_t n, cap;
 } hashes;
 
-static int push(hashes *hs, uint64_t h)
+static int push(hashes *hs, uint64_t h, const es_near_sig *sig)
 {
   if (hs->n == hs->cap)
     return -1;
-  hs->h[hs->n++] = h;
+  hs->h[hs->n] = h;
+  hs->sig[hs->n++] = *sig;
   return 0;
 }
 
+/* FILE holds little-endian uint64 hashes, FILE.sig their signatures (1,024 luma bytes and the
+ * picture's smaller side as little-endian uint16), as bench/near_quality.py writes them. */
 static size_t load_file(hashes *hs, const char *path)
 {
-  FILE *f = fopen(path, "rb");
-  if (!f) {
-    fprintf(stderr, "bench_near: cannot open '%s'\n", path);
-    return 0;
+  char spath[4096];
+  snprintf(spath, sizeof spath, "%s.sig", path);
+  FILE *f = fopen(path, "rb"), *g = fopen(spath, "rb");
+  if (!f || !g) {
+    fprintf(stderr, "bench_near: cannot open '%s'\n", f ? spath : path);
+    if (f)
+      fclose(f);
+    if (g)
+      fclose(g);
+    exit(2);
   }
   size_t before = hs->n;
-  uint8_t b[8];
+  uint8_t b[8], rec[ES_SIG_PIXELS + 2];
   while (hs->n < hs->cap && fread(b, 1, 8, f) == 8) {
+    if (fread(rec, 1, sizeof rec, g) != sizeof rec) {
+      fprintf(stderr, "bench_near: '%s' has fewer signatures than '%s' has hashes\n", spath,
+              path);
+      exit(2);
+    }
     uint64_t v = 0;
     for (int i = 7; i >= 0; i--)
       v = v << 8 | b[i];
-    push(hs, v);
+    es_near_sig sig;
+    memcpy(sig.px, rec, ES_SIG_PIXELS);
+    sig.side = (uint16_t)(rec[ES_SIG_PIXELS] | rec[ES_SIG_PIXELS + 1] << 8);
+    push(hs, v, &sig);
   }
   fclose(f);
+  fclose(g);
   return hs->n - before;
 }
 
-/* Hashes every image of an idx3-ubyte.gz file, plus a copy shifted right by one pixel and one
- * 10% darker: real pictures and the small changes a burst of captures shows. */
+static void push_features(hashes *hs, const es_image *img)
+{
+  uint64_t h;
+  es_stats st;
+  es_near_sig sig;
+  es_error err;
+  if (es_image_features(img, &h, &st, &sig, &err) == ES_OK)
+    push(hs, h, &sig);
+}
+
+/* Every image of an idx3-ubyte.gz file, and for half of them a copy shifted right by one
+ * pixel or one 10% darker: real pictures and the small changes a burst of captures shows. */
 static size_t load_fmnist(hashes *hs, const char *path)
 {
   gzFile f = gzopen(path, "rb");
@@ -99,13 +128,10 @@ static size_t load_fmnist(hashes *hs, const char *path)
     es_error err;
     if (rows * cols <= 4096 && es_image_alloc(&img, cols, rows, 1, &err) == ES_OK &&
         es_image_alloc(&var, cols, rows, 1, &err) == ES_OK) {
-      for (uint32_t i = 0; i < n && hs->n + 3 <= hs->cap; i++) {
+      for (uint32_t i = 0; i < n && hs->n + 2 <= hs->cap; i++) {
         if (gzread(f, img.data, rows * cols) != (int)(rows * cols))
           break;
-        uint64_t h;
-        es_stats st;
-        es_image_features(&img, &h, &st, NULL, &err);
-        push(hs, h);
+        push_features(hs, &img);
         if (i % 2 == 0) {
           for (uint32_t y = 0; y < rows; y++) {
             var.data[y * cols] = 0;
@@ -115,10 +141,8 @@ static size_t load_fmnist(hashes *hs, const char *path)
           for (uint32_t k = 0; k < rows * cols; k++)
             var.data[k] = (uint8_t)(img.data[k] * 9 / 10);
         }
-        if (i % 4 < 2) { /* variants for half of the images */
-          es_image_features(&var, &h, &st, NULL, &err);
-          push(hs, h);
-        }
+        if (i % 4 < 2)
+          push_features(hs, &var);
       }
       es_image_free(&img);
       es_image_free(&var);
@@ -128,67 +152,71 @@ static size_t load_fmnist(hashes *hs, const char *path)
   return hs->n - before;
 }
 
-/* A smooth random 32x32 picture (a 4x4 grid of random luma, bilinear) with +-noise. */
-static void smooth_sig(es_near_sig *g, uint64_t *s, const es_near_sig *from, int noise)
+/* A synthetic scene: value noise of three octaves (random luma on grids of 4, 8 and 16 cells
+ * across the picture, bilinear, amplitudes 4:2:1), whose spectrum falls with frequency as a
+ * natural picture's does. */
+#define OCT 3
+typedef struct scene {
+  uint8_t g[OCT][19][19];
+} scene;
+
+static const int oct_cells[OCT] = {4, 8, 16}, oct_amp[OCT] = {4, 2, 1};
+
+static void scene_new(scene *sc, uint64_t *s)
 {
-  if (from) {
-    *g = *from;
-  } else {
-    int grid[5][5];
-    for (int y = 0; y < 5; y++)
-      for (int x = 0; x < 5; x++)
-        grid[y][x] = (int)(rng_next(s) % 256);
-    for (int y = 0; y < ES_SIG_SIDE; y++)
-      for (int x = 0; x < ES_SIG_SIDE; x++) {
-        int gy = y / 8, gx = x / 8, fy = y % 8, fx = x % 8;
-        int v = ((8 - fy) * ((8 - fx) * grid[gy][gx] + fx * grid[gy][gx + 1]) +
-                 fy * ((8 - fx) * grid[gy + 1][gx] + fx * grid[gy + 1][gx + 1])) / 64;
-        g->px[y * ES_SIG_SIDE + x] = (uint8_t)v;
+  for (int o = 0; o < OCT; o++)
+    for (int y = 0; y < 19; y++)
+      for (int x = 0; x < 19; x++)
+        sc->g[o][y][x] = (uint8_t)(rng_next(s) % 256);
+}
+
+/* One capture of the scene as collect would see it in a 480-pixel photo: the 32x32 area means
+ * (sampled at the pixel centres, the scene being smooth at that scale) moved by (dx, dy)
+ * quarter pixels, brightness times (1000 + gain) / 1000, and sensor noise that the averaging
+ * leaves at +-0.5 luma; the phash from the same means, as es_image_features() computes it. */
+static void capture(const scene *sc, int dx, int dy, int gain, uint64_t *s, uint64_t *h,
+                    es_near_sig *sig)
+{
+  int32_t f[ES_SIG_PIXELS];
+  for (int y = 0; y < ES_SIG_SIDE; y++)
+    for (int x = 0; x < ES_SIG_SIDE; x++) {
+      double v = 0;
+      for (int o = 0; o < OCT; o++) {
+        /* position in cells: the picture spans oct_cells[o] cells after one cell of margin */
+        double px = 1 + (4.0 * x + 2 + dx) / 128.0 * oct_cells[o];
+        double py = 1 + (4.0 * y + 2 + dy) / 128.0 * oct_cells[o];
+        int ix = (int)px, iy = (int)py;
+        double fx = px - ix, fy = py - iy;
+        const uint8_t(*g)[19] = sc->g[o];
+        v += oct_amp[o] * ((1 - fy) * ((1 - fx) * g[iy][ix] + fx * g[iy][ix + 1]) +
+                           fy * ((1 - fx) * g[iy + 1][ix] + fx * g[iy + 1][ix + 1]));
       }
-    g->side = 480;
-  }
-  for (int i = 0; i < ES_SIG_PIXELS && noise; i++) {
-    int v = g->px[i] + (int)(rng_next(s) % (uint64_t)(2 * noise + 1)) - noise;
-    g->px[i] = (uint8_t)(v < 0 ? 0 : v > 255 ? 255 : v);
-  }
-}
-
-/* Signatures for hs: a picture of its own for each of the first nreal (real) hashes; for the
- * synthetic bursts after them (regenerated with synth_bursts()'s seed), one picture per burst
- * and noisy copies. */
-static void synth_sigs(const hashes *hs, size_t nreal, uint64_t seed, es_near_sig *sig)
-{
-  uint64_t s = 777;
-  for (size_t i = 0; i < nreal; i++)
-    smooth_sig(&sig[i], &s, NULL, 3);
-  uint64_t b = seed;
-  size_t i = nreal;
-  es_near_sig base;
-  while (i < hs->n) {
-    rng_next(&b); /* the burst's base hash */
-    unsigned burst = 1 + (unsigned)(rng_next(&b) % 8);
-    smooth_sig(&base, &s, NULL, 0);
-    for (unsigned k = 0; k < burst && i < hs->n; k++, i++) {
-      unsigned flips = (unsigned)(rng_next(&b) % 7);
-      for (unsigned f = 0; f < flips; f++)
-        rng_next(&b);
-      smooth_sig(&sig[i], &s, &base, 3);
+      v = v / 7.0 * (1000 + gain) / 1000.0;
+      int q = (int)(v * 16 + 0.5) + (int)(rng_next(s) % 17) - 8;
+      f[y * ES_SIG_SIDE + x] = q < 0 ? 0 : q > 4080 ? 4080 : q;
     }
-  }
+  *h = es__phash_from_luma32(f);
+  for (int i = 0; i < ES_SIG_PIXELS; i++)
+    sig->px[i] = (uint8_t)((f[i] + 8) >> 4);
+  sig->side = 480;
 }
 
+/* Synthetic bursts up to the capacity: a new scene each, seen 1..8 times, each capture moved
+ * by up to half a signature pixel, up to 3% brighter or darker and with its own noise. */
 static void synth_bursts(hashes *hs, uint64_t seed)
 {
   uint64_t s = seed;
+  scene sc;
   while (hs->n < hs->cap) {
-    uint64_t base = rng_next(&s) & ~(uint64_t)1; /* bit 0 is always 0 in a phash */
+    scene_new(&sc, &s);
     unsigned burst = 1 + (unsigned)(rng_next(&s) % 8);
     for (unsigned k = 0; k < burst && hs->n < hs->cap; k++) {
-      uint64_t x = base;
-      unsigned flips = (unsigned)(rng_next(&s) % 7);
-      for (unsigned f = 0; f < flips; f++)
-        x ^= (uint64_t)2 << (rng_next(&s) % 63);
-      push(hs, x);
+      int dx = (int)(rng_next(&s) % 5) - 2, dy = (int)(rng_next(&s) % 5) - 2;
+      int gain = (int)(rng_next(&s) % 61) - 30;
+      uint64_t h;
+      es_near_sig sig;
+      capture(&sc, dx, dy, gain, &s, &h, &sig);
+      push(hs, h, &sig);
     }
   }
 }
@@ -450,9 +478,9 @@ int main(int argc, char **argv)
   }
   bench_features();
 
-  hashes hs = {malloc(total * sizeof(uint64_t)), 0, total};
+  hashes hs = {malloc(total * sizeof(uint64_t)), malloc(total * sizeof(es_near_sig)), 0, total};
   uint32_t *assign = malloc(total * sizeof *assign), *assign2 = malloc(total * sizeof *assign2);
-  if (!hs.h || !assign || !assign2)
+  if (!hs.h || !hs.sig || !assign || !assign2)
     return 3;
   size_t nfile = file ? load_file(&hs, file) : 0;
   char path[4096];
@@ -494,17 +522,13 @@ int main(int argc, char **argv)
          "split perfectly over %d threads: %.1fx\n", threads, threads == 1 ? "" : "s",
          tl_full / t, threads, tl_full / threads / t);
 
-  /* the two-stage relation with synthetic signatures, against the phash-only join */
-  es_near_sig *sig = malloc(hs.n * sizeof *sig);
-  if (!sig)
-    return 3;
-  synth_sigs(&hs, nreal, 12345, sig);
+  /* the two-stage relation, against the phash-only join */
   es_near_rel rel = {ES_DEFAULT_NEAR, ES_DEFAULT_NEAR_SCORE, ES_DEFAULT_NEAR_SCORE_SMALL};
   es_near_counts counts = {0};
   es_error err;
   size_t vreps = 0;
   double t0 = now();
-  if (es_near_selfjoin_verified(hs.h, sig, hs.n, &rel, threads, assign, &vreps, &counts, &err)) {
+  if (es_near_selfjoin_verified(hs.h, hs.sig, hs.n, &rel, threads, assign, &vreps, &counts, &err)) {
     fprintf(stderr, "bench_near: %s\n", err.msg);
     return 3;
   }
@@ -521,11 +545,32 @@ int main(int argc, char **argv)
          rel.radius, rel.score_large, rel.score_small, threads, threads == 1 ? "" : "s", tv,
          vreps, (double)counts.candidates / hs.n,
          counts.candidates ? 100.0 * counts.verified / counts.candidates : 0.0);
+  printf("  pairs needing the alignment search: %.2f per item\n",
+         (double)counts.searched / hs.n);
+  /* each source alone, to show where the candidates come from */
+  const char *src[3] = {"photos (--hashes)", "Fashion-MNIST", "synthetic bursts"};
+  size_t lo[3] = {0, nfile, nfile + nfm}, hi[3] = {nfile, nfile + nfm, hs.n};
+  for (int g = 0; g < 3; g++) {
+    if (hi[g] == lo[g])
+      continue;
+    es_near_counts c = {0};
+    size_t r = 0, m = hi[g] - lo[g];
+    double t1 = now();
+    if (es_near_selfjoin_verified(hs.h + lo[g], hs.sig + lo[g], m, &rel, threads, assign, &r,
+                                  &c, &err)) {
+      fprintf(stderr, "bench_near: %s\n", err.msg);
+      return 3;
+    }
+    printf("  %s alone: %zu items, %.3f s, %zu representatives, %.2f candidate pairs per item "
+           "(%.2f searched), %.1f%% accepted\n", src[g], m, now() - t1, r,
+           (double)c.candidates / m, (double)c.searched / m,
+           c.candidates ? 100.0 * c.verified / c.candidates : 0.0);
+  }
   printf("baseline phash-only self-join at radius %u: %.3f s (%zu representatives); "
          "ratio two-stage / phash-only: %.2f\n", rel.radius, tp, preps, tv / tp);
-  printf("signatures: %zu bytes per item in memory, %d in signatures.bin\n", sizeof *sig,
+  printf("signatures: %zu bytes per item in memory, %d in signatures.bin\n", sizeof *hs.sig,
          16 + 2 + ES_SIG_PIXELS);
-  free(sig);
+  free(hs.sig);
   free(hs.h);
   free(assign);
   free(assign2);

@@ -18,9 +18,9 @@ of the real implementation. Options:
   --fmnist          also hash Fashion-MNIST's 10,000 test images and report the largest
                     cluster of the no-chaining self-join at --radius
   --radius R        radius for --fmnist and for the confirmation summary (default 10)
-  --write-hashes F  also write hashes of real images for bench_near: the quality set, >= 40,000
-                    random crops of the photos and all 70,000 Fashion-MNIST images (raw
-                    little-endian uint64)
+  --write-hashes F  also write hashes of real images for bench_near: the quality set and
+                    40,000 random crops of the photos (raw little-endian uint64), and their
+                    signatures to F.sig (1,024 luma bytes and the little-endian uint16 side each)
 """
 import argparse
 import ctypes
@@ -269,8 +269,8 @@ def main():
                   f"{sum(s for s in sizes if s > 1)}")
 
         if args.write_hashes:
-            parts = [hashes]
-            crops = []
+            # the quality set and random crops of the photos, with their signatures
+            feats = [features(lib, to_array(im)) for im in images]
             photos = [Image.open(p) for p in PHOTOS]
             photos = [p.convert("L" if p.mode in ("L", "I", "1") else "RGB") for p in photos]
             for k in range(40000):
@@ -278,15 +278,13 @@ def main():
                 w, h = p.size
                 s = int(rng.integers(24, min(w, h) // 2))
                 x, y = int(rng.integers(0, w - s + 1)), int(rng.integers(0, h - s + 1))
-                crops.append(phash(lib, to_array(p.crop((x, y, x + s, y + s)))))
-            parts.append(np.array(crops, dtype=np.uint64))
-            for name in ("train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"):
-                ims = read_idx_images(f"{FMNIST}/{name}")
-                parts.append(np.array([phash(lib, im) for im in ims], dtype=np.uint64))
-            allh = np.concatenate(parts)
-            allh.astype("<u8").tofile(args.write_hashes)
-            print(f"wrote {len(allh)} real-image hashes to {args.write_hashes}")
-
+                feats.append(features(lib, to_array(p.crop((x, y, x + s, y + s)))))
+            np.array([f[0] for f in feats], dtype="<u8").tofile(args.write_hashes)
+            with open(args.write_hashes + ".sig", "wb") as out:
+                for _, sig in feats:
+                    out.write(bytes(sig.px) + int(sig.side).to_bytes(2, "little"))
+            print(f"wrote {len(feats)} real-image hashes to {args.write_hashes} and their "
+                  f"signatures to {args.write_hashes}.sig")
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -517,7 +517,8 @@ typedef struct within_query {
 
 /* An entry is reported by the first chunk whose probe reaches it, so no entry is reported
  * twice: a later chunk skips entries an earlier probed chunk already found. */
-static int found_earlier(const within_query *q, uint64_t x)
+static inline __attribute__((always_inline)) int found_earlier(const within_query *q,
+                                                                uint64_t x)
 {
   const es_near_index *idx = q->idx;
   for (unsigned c = 0; c < q->chunk; c++)

@@ -52,6 +52,7 @@ int es_near_related(const es_near_rel *rel, uint64_t ha, const es_near_sig *a, u
 typedef struct es_near_counts {
   uint64_t candidates; /* pairs within the radius whose signatures were compared */
   uint64_t verified;   /* of those, pairs stage 2 accepted */
+  uint64_t searched;   /* of those, pairs the alignment search had to decide */
 } es_near_counts;
 
 /* The near-duplicate self-join with verification: each of items 0..n-1 in order joins the

@@ -1,12 +1,15 @@
 /* Stage 2 of the near-duplicate relation (core/near_sig.c) on real photos (tests/data/photos):
  * a picture matches its crops, shifts and brightness changes, distinct photos stay apart, the
- * answer is symmetric, and the verified self-join gives the brute-force clustering for any
- * number of threads. */
+ * answer is symmetric, the score is its definition computed sample by sample (for every
+ * EDGESET_ISA cap), and the verified self-join gives the brute-force clustering for any number
+ * of threads. */
 #include <criterion/criterion.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "capcheck.h"
 #include "core/near_sig.h"
 #include "formats/decode.h"
 #include "formats/features.h"
@@ -223,4 +226,118 @@ Test(near_sig, selfjoin_is_the_sequential_definition_for_any_threads)
   free(s);
   free(a);
   free(b);
+}
+
+/* Stage 2 written out from its definition (docs/near-duplicates.md), one sample at a time:
+ * a's central 24x24 window against b warped (scale kx/16, ky/16 about the centre, shift tx,
+ * ty), each warped sample the 2-D bilinear interpolation in 1/32 pixel steps, rounded to 1/32
+ * luma; the greedy ascent from the identity to the best of the 8 neighbours, skipping warps
+ * already seen. Returns the best correlation the ascent reaches. */
+static int ref_pos(int k, int t, int u)
+{
+  int p = 16 * 32 + k * (2 * u + 1 - 32) + 32 * t - 16;
+  return p < 0 ? 0 : p > 31 * 32 ? 31 * 32 : p;
+}
+
+static double ref_corr(const es_near_sig *a, const es_near_sig *b, const int q[4])
+{
+  double sa = 0, sb = 0, saa = 0, sbb = 0, sab = 0;
+  for (int y = 4; y < 28; y++)
+    for (int x = 4; x < 28; x++) {
+      int px = ref_pos(q[0], q[2], x), py = ref_pos(q[1], q[3], y);
+      int x0 = px >> 5, y0 = py >> 5, fx = px & 31, fy = py & 31;
+      int x1 = x0 + 1 < 32 ? x0 + 1 : x0, y1 = y0 + 1 < 32 ? y0 + 1 : y0;
+      const uint8_t *p = b->px;
+      int v = ((32 - fx) * (32 - fy) * p[y0 * 32 + x0] + fx * (32 - fy) * p[y0 * 32 + x1] +
+               (32 - fx) * fy * p[y1 * 32 + x0] + fx * fy * p[y1 * 32 + x1] + 16) >>
+              5;
+      double w = a->px[y * 32 + x];
+      sa += w;
+      saa += w * w;
+      sb += v;
+      sbb += (double)v * v;
+      sab += w * v;
+    }
+  double n = 576, va = n * saa - sa * sa, vb = n * sbb - sb * sb;
+  return va > 0 && vb > 0 ? (n * sab - sa * sb) / sqrt(va * vb) : 0;
+}
+
+static double ref_ascent(const es_near_sig *a, const es_near_sig *b)
+{
+  int p[4] = {16, 16, 0, 0}, lo[4] = {15, 15, -2, -2}, hi[4] = {17, 17, 2, 2};
+  char seen[3][3][5][5] = {{{{0}}}};
+  seen[1][1][2][2] = 1;
+  double cur = ref_corr(a, b, p);
+  for (;;) {
+    int bi = -1, bd = 0;
+    double best = cur;
+    for (int i = 0; i < 4; i++)
+      for (int d = -1; d <= 1; d += 2) {
+        int q[4] = {p[0], p[1], p[2], p[3]};
+        q[i] += d;
+        if (q[i] < lo[i] || q[i] > hi[i] || seen[q[0] - 15][q[1] - 15][q[2] + 2][q[3] + 2])
+          continue;
+        seen[q[0] - 15][q[1] - 15][q[2] + 2][q[3] + 2] = 1;
+        double c = ref_corr(a, b, q);
+        if (c > best + 1e-12) {
+          best = c;
+          bi = i;
+          bd = d;
+        }
+      }
+    if (bi < 0)
+      return cur;
+    p[bi] += bd;
+    cur = best;
+  }
+}
+
+typedef struct score_pairs {
+  const es_near_sig *s;
+  size_t n;
+} score_pairs;
+
+static void scores_of(void *out, void *ctx)
+{
+  const score_pairs *sp = ctx;
+  double *o = out;
+  for (size_t i = 0; i + 1 < sp->n; i++)
+    o[i] = es_near_sig_score(&sp->s[i], &sp->s[i + 1]);
+}
+
+Test(near_sig, score_is_the_definition_under_every_isa)
+{
+  /* overlapping windows of the photos (neighbours in the list share content, so the ascent
+   * climbs), some scaled, some small */
+  enum { N = 60 };
+  es_near_sig s[N];
+  uint64_t h, rng = 99;
+  for (size_t k = 0; k < N; k++) {
+    es_image img = tc_photo(PHOTOS[k % NPHOTOS]);
+    rng = rng * 6364136223846793005ull + 1442695040888963407ull;
+    uint32_t side = (uint32_t)(img.width < img.height ? img.width : img.height) / (2 + k % 5);
+    uint32_t x = (uint32_t)((rng >> 33) % (img.width - side - 16));
+    uint32_t y = (uint32_t)((rng >> 13) % (img.height - side - 8));
+    es_image win = window(&img, x, y, side + (uint32_t)(rng >> 60), side, 0);
+    features(&win, &h, &s[k]);
+    es_image_free(&win);
+    es_image_free(&img);
+  }
+  for (size_t k = 0; k < N; k += 2) { /* and pairs of one photo, a few pixels apart */
+    es_image img = tc_photo(PHOTOS[k / 2 % NPHOTOS]);
+    uint32_t side = img.height / 2;
+    es_image w1 = window(&img, 10, 10, side, side, 0), w2 = window(&img, 13, 12, side, side, 5);
+    features(&w1, &h, &s[k]);
+    features(&w2, &h, &s[k + 1]);
+    es_image_free(&w1);
+    es_image_free(&w2);
+    es_image_free(&img);
+  }
+  for (size_t i = 0; i + 1 < N; i++) {
+    double want = fmax(ref_ascent(&s[i], &s[i + 1]), ref_ascent(&s[i + 1], &s[i]));
+    cr_expect(fabs(es_near_sig_score(&s[i], &s[i + 1]) - want) < 1e-9, "pair %zu: %f, not %f",
+              i, es_near_sig_score(&s[i], &s[i + 1]), want);
+  }
+  score_pairs sp = {s, N};
+  cap_same_bytes(scores_of, &sp, (N - 1) * sizeof(double), "es_near_sig_score");
 }
