@@ -727,7 +727,8 @@ int es_near_extend_verified(const uint64_t *h, const es_near_sig *const *sig, si
     for (long long k = 0; k < nb; k++)
       for (size_t c = 0; c < found[k].n; c++)
         pairs[np++] = (pair_at){found[k].v[c].ref, (uint32_t)k, (uint32_t)c};
-    sort_by_ref(pairs, tmp, np, (uint32_t)(n - 1));
+    if (np > 1)
+      sort_by_ref(pairs, tmp, np, (uint32_t)(n - 1));
 #pragma omp parallel num_threads(T) reduction(+ : ncand)
     {
       uint32_t last = UINT32_MAX;
