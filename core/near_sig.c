@@ -27,6 +27,7 @@
 #include "core/near_index.h"
 #if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
 #include <immintrin.h>
+#define SIG_AVX2 1 /* the AVX2 kernels below, used where es_cpu_has(ES_CPU_AVX2) */
 #endif
 
 #define MARGIN 4
@@ -161,8 +162,49 @@ SIG_INLINE corr correlate_identity(const window *w, const es_near_sig *b, wsums 
 
 /* A warp without scaling samples b at whole pixels, shifted by (tx, ty) (|t| <= 2 < MARGIN: no
  * clamping): each sample is 32 b exactly, as the interpolation below gives it. */
+#ifdef SIG_AVX2
+/* The sums of correlate_shift() with AVX2: a row's 32 bytes widened to two vectors of 16-bit
+ * lanes (the 8 beyond the window zeroed), vpmaddwd pairing the products into 32-bit lanes
+ * (each far below 2^31 over the 24 rows). */
+__attribute__((target("avx2"))) static corr correlate_shift_avx2(const window *w,
+                                                                const es_near_sig *b, int tx,
+                                                                int ty)
+{
+  const __m256i one = _mm256_set1_epi16(1);
+  const __m256i keep = _mm256_setr_epi16(-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0);
+  __m256i s = _mm256_setzero_si256(), ss = s, sa = s;
+  for (int y = 0; y < WIN; y++) {
+    const uint8_t *r = b->px + (y + MARGIN + ty) * ES_SIG_SIDE + MARGIN + tx;
+    const __m256i row = _mm256_loadu_si256((const __m256i *)r);
+    const __m256i va = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(row));
+    const __m256i vb = _mm256_and_si256(_mm256_cvtepu8_epi16(_mm256_extracti128_si256(row, 1)),
+                                        keep);
+    const __m256i wa = _mm256_loadu_si256((const __m256i *)w->v[y]);
+    const __m256i wb = _mm256_loadu_si256((const __m256i *)(w->v[y] + 16));
+    s = _mm256_add_epi32(s, _mm256_add_epi32(_mm256_madd_epi16(va, one), _mm256_madd_epi16(vb, one)));
+    ss = _mm256_add_epi32(ss, _mm256_add_epi32(_mm256_madd_epi16(va, va), _mm256_madd_epi16(vb, vb)));
+    sa = _mm256_add_epi32(sa, _mm256_add_epi32(_mm256_madd_epi16(wa, va), _mm256_madd_epi16(wb, vb)));
+  }
+  int32_t ls[8], lss[8], la[8];
+  _mm256_storeu_si256((__m256i *)ls, s);
+  _mm256_storeu_si256((__m256i *)lss, ss);
+  _mm256_storeu_si256((__m256i *)la, sa);
+  int32_t sb = 0, sbb = 0, sab = 0; /* each <= 576 * 255^2 */
+  for (int k = 0; k < 8; k++) {
+    sb += ls[k];
+    sbb += lss[k];
+    sab += la[k];
+  }
+  return corr_of(w, (int64_t)sb * 32, (int64_t)sbb * 1024, (int64_t)sab * 32);
+}
+#endif
+
 SIG_INLINE corr correlate_shift(const window *w, const es_near_sig *b, int tx, int ty)
 {
+#ifdef SIG_AVX2
+  if (es_cpu_has(ES_CPU_AVX2))
+    return correlate_shift_avx2(w, b, tx, ty);
+#endif
   /* sums per column over the rows, added up at the end (each <= 24 * 255^2) */
   int32_t cs[ROW] = {0}, css[ROW] = {0}, cas[ROW] = {0};
   for (int y = 0; y < WIN; y++) {
@@ -191,6 +233,44 @@ typedef struct hrows {
   int16_t v[ES_SIG_SIDE][ROW]; /* <= 32 * 255; columns WIN.. are 0 */
 } hrows;
 
+#ifdef SIG_AVX2
+/* hpass() with AVX2, for the regular case it describes: the three reads of a row as 32-byte
+ * loads, the select as a byte blend, the weights in 16-bit lanes (products <= 32 * 255). */
+__attribute__((target("avx2"))) static void hpass_avx2(const es_near_sig *b, int d,
+                                                      const uint8_t up[ROW],
+                                                      const int16_t w0[ROW],
+                                                      const int16_t w1[ROW], hrows *h)
+{
+  const __m256i upm = _mm256_sub_epi8(_mm256_setzero_si256(),
+                                      _mm256_loadu_si256((const __m256i *)up));
+  const __m256i w0a = _mm256_loadu_si256((const __m256i *)w0);
+  const __m256i w0b = _mm256_loadu_si256((const __m256i *)(w0 + 16));
+  const __m256i w1a = _mm256_loadu_si256((const __m256i *)w1);
+  const __m256i w1b = _mm256_loadu_si256((const __m256i *)(w1 + 16));
+  for (int y = 0; y < ES_SIG_SIDE; y++) {
+    /* a row is read up to 8 bytes beyond its end: from the next row, but for the last */
+    uint8_t last[ES_SIG_SIDE + 8] = {0};
+    const uint8_t *r = b->px + y * ES_SIG_SIDE;
+    if (y == ES_SIG_SIDE - 1) {
+      memcpy(last, r, ES_SIG_SIDE);
+      r = last;
+    }
+    const __m256i l0 = _mm256_loadu_si256((const __m256i *)(r + d));
+    const __m256i l1 = _mm256_loadu_si256((const __m256i *)(r + d + 1));
+    const __m256i l2 = _mm256_loadu_si256((const __m256i *)(r + d + 2));
+    const __m256i a = _mm256_blendv_epi8(l0, l1, upm), n = _mm256_blendv_epi8(l1, l2, upm);
+    const __m256i aa = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(a));
+    const __m256i ab = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(a, 1));
+    const __m256i na = _mm256_cvtepu8_epi16(_mm256_castsi256_si128(n));
+    const __m256i nb = _mm256_cvtepu8_epi16(_mm256_extracti128_si256(n, 1));
+    _mm256_storeu_si256((__m256i *)h->v[y], _mm256_add_epi16(_mm256_mullo_epi16(w0a, aa),
+                                                             _mm256_mullo_epi16(w1a, na)));
+    _mm256_storeu_si256((__m256i *)(h->v[y] + 16),
+                        _mm256_add_epi16(_mm256_mullo_epi16(w0b, ab), _mm256_mullo_epi16(w1b, nb)));
+  }
+}
+#endif
+
 SIG_INLINE void hpass(const es_near_sig *b, int kx, int tx, hrows *h)
 {
   int xa[WIN], xn[WIN], xf[WIN];
@@ -210,6 +290,12 @@ SIG_INLINE void hpass(const es_near_sig *b, int kx, int tx, hrows *h)
     up[x] = (uint8_t)(xa[x] - x - d);
     regular &= up[x] <= 1 && xn[x] == xa[x] + 1;
   }
+#ifdef SIG_AVX2
+  if (regular && es_cpu_has(ES_CPU_AVX2)) {
+    hpass_avx2(b, d, up, w0, w1, h);
+    return;
+  }
+#endif
   for (int y = 0; y < ES_SIG_SIDE; y++) {
     const uint8_t *src = b->px + y * ES_SIG_SIDE;
     if (!regular) {
@@ -273,7 +359,7 @@ SIG_INLINE corr vpass_c(const window *w, const hrows *h, const int ya[WIN], cons
   return corr_of(w, sb, sbb, sab);
 }
 
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#ifdef SIG_AVX2
 /* The same sums with AVX2, in 16-bit lanes: v = h0 + ((fy (h1 - h0) + 16) >> 5) exactly (32 h0
  * is a multiple of 32), and vpmulhrsw gives ((d * fy * 1024) + 2^14) >> 15 = (d fy + 16) >> 5
  * for |d| <= 8160 and fy * 1024 <= 31744, all within 16 bits. vpmaddwd pairs the products into
@@ -322,7 +408,7 @@ static corr vpass(const window *w, const hrows *h, int ky, int ty)
 {
   int ya[WIN], yn[WIN], yf[WIN];
   taps(ky, ty, ya, yn, yf);
-#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__)
+#ifdef SIG_AVX2
   if (es_cpu_has(ES_CPU_AVX2))
     return vpass_avx2(w, h, ya, yn, yf);
 #endif
