@@ -638,17 +638,8 @@ int es_augment_run(es_store *st, const es_augment_opts *o, es_augment_summary *s
       }
       es_error e = {0};
       int r1 = make_variant(&R, s, k, si < n_prev, v, &e);
-      if (r1) {
-#pragma omp critical(es_augment_fail)
-        {
-          if (!failed) {
-            failed = 1;
-            rc = r1;
-            if (err)
-              *err = e;
-          }
-        }
-      }
+      if (r1)
+        es_error_keep_first(&failed, &rc, err, r1, &e);
     }
     for (size_t i = c0; i < c1; i++)
       if (i >= n_prev)

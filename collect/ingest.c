@@ -667,17 +667,8 @@ int es_collect_run(es_store *st, const es_collect_opts *o, char *const *paths, s
     int r1 = ES_OK;
     if (!failed && !R.in.v[i].sidecar && !es_strmap_get(&R.k.done, R.in.v[i].path, NULL))
       r1 = ingest_one(&R, i, &e);
-    if (r1) {
-#pragma omp critical(es_collect_fail)
-      {
-        if (!failed) {
-          failed = 1;
-          rc = r1;
-          if (err)
-            *err = e;
-        }
-      }
-    }
+    if (r1)
+      es_error_keep_first(&failed, &rc, err, r1, &e);
     if (o->progress_fn) {
 #pragma omp critical(es_collect_progress)
       o->progress_fn(o->progress_ctx, ++done_count, R.in.n);

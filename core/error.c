@@ -61,6 +61,20 @@ void es_error_clear(es_error *err)
   }
 }
 
+void es_error_keep_first(volatile int *failed, int *rc, es_error *out, int code,
+                         const es_error *e)
+{
+#pragma omp critical(es_error_keep_first)
+  {
+    if (!*failed) {
+      *failed = 1;
+      *rc = code;
+      if (out)
+        *out = *e;
+    }
+  }
+}
+
 int es_exit_status(int code)
 {
   if (code == ES_OK)

@@ -48,6 +48,12 @@ void es_error_prefix(es_error *err, const char *fmt, ...) __attribute__((format(
 
 void es_error_clear(es_error *err);
 
+/* For a loop run by several threads that stops at its first failure: unless a failure was
+ * recorded already, records code as the loop's outcome (*rc) and *e in *out (when not NULL);
+ * either way *failed becomes 1. Safe to call from several threads at once. */
+void es_error_keep_first(volatile int *failed, int *rc, es_error *out, int code,
+                         const es_error *e);
+
 /* ES_EUSAGE -> 2, every other negative code -> 3, ES_OK -> 0. */
 int es_exit_status(int code);
 

@@ -163,6 +163,17 @@ SIG_INLINE corr correlate_identity(const window *w, const es_near_sig *b, wsums 
 /* A warp without scaling samples b at whole pixels, shifted by (tx, ty) (|t| <= 2 < MARGIN: no
  * clamping): each sample is 32 b exactly, as the interpolation below gives it. */
 #ifdef SIG_AVX2
+/* The sum of a vector's eight 32-bit lanes. */
+__attribute__((target("avx2"))) static inline int64_t hsum8(__m256i v)
+{
+  int32_t l[8];
+  _mm256_storeu_si256((__m256i *)l, v);
+  int64_t t = 0;
+  for (int k = 0; k < 8; k++)
+    t += l[k];
+  return t;
+}
+
 /* The sums of correlate_shift() with AVX2: a row's 32 bytes widened to two vectors of 16-bit
  * lanes (the 8 beyond the window zeroed), vpmaddwd pairing the products into 32-bit lanes
  * (each far below 2^31 over the 24 rows). */
@@ -185,17 +196,7 @@ __attribute__((target("avx2"))) static corr correlate_shift_avx2(const window *w
     ss = _mm256_add_epi32(ss, _mm256_add_epi32(_mm256_madd_epi16(va, va), _mm256_madd_epi16(vb, vb)));
     sa = _mm256_add_epi32(sa, _mm256_add_epi32(_mm256_madd_epi16(wa, va), _mm256_madd_epi16(wb, vb)));
   }
-  int32_t ls[8], lss[8], la[8];
-  _mm256_storeu_si256((__m256i *)ls, s);
-  _mm256_storeu_si256((__m256i *)lss, ss);
-  _mm256_storeu_si256((__m256i *)la, sa);
-  int32_t sb = 0, sbb = 0, sab = 0; /* each <= 576 * 255^2 */
-  for (int k = 0; k < 8; k++) {
-    sb += ls[k];
-    sbb += lss[k];
-    sab += la[k];
-  }
-  return corr_of(w, (int64_t)sb * 32, (int64_t)sbb * 1024, (int64_t)sab * 32);
+  return corr_of(w, hsum8(s) * 32, hsum8(ss) * 1024, hsum8(sa) * 32);
 }
 #endif
 
@@ -233,6 +234,18 @@ typedef struct hrows {
   int16_t v[ES_SIG_SIDE][ROW]; /* <= 32 * 255; columns WIN.. are 0 */
 } hrows;
 
+/* Row y of b for reads up to 8 bytes beyond its end: in place (they fall in the next row), but
+ * the last row, copied into `last` with zeros after it. */
+SIG_INLINE const uint8_t *wide_row(const es_near_sig *b, int y, uint8_t last[ES_SIG_SIDE + 8])
+{
+  const uint8_t *r = b->px + y * ES_SIG_SIDE;
+  if (y < ES_SIG_SIDE - 1)
+    return r;
+  memcpy(last, r, ES_SIG_SIDE);
+  memset(last + ES_SIG_SIDE, 0, 8);
+  return last;
+}
+
 #ifdef SIG_AVX2
 /* hpass() with AVX2, for the regular case it describes: the three reads of a row as 32-byte
  * loads, the select as a byte blend, the weights in 16-bit lanes (products <= 32 * 255). */
@@ -248,13 +261,8 @@ __attribute__((target("avx2"))) static void hpass_avx2(const es_near_sig *b, int
   const __m256i w1a = _mm256_loadu_si256((const __m256i *)w1);
   const __m256i w1b = _mm256_loadu_si256((const __m256i *)(w1 + 16));
   for (int y = 0; y < ES_SIG_SIDE; y++) {
-    /* a row is read up to 8 bytes beyond its end: from the next row, but for the last */
-    uint8_t last[ES_SIG_SIDE + 8] = {0};
-    const uint8_t *r = b->px + y * ES_SIG_SIDE;
-    if (y == ES_SIG_SIDE - 1) {
-      memcpy(last, r, ES_SIG_SIDE);
-      r = last;
-    }
+    uint8_t last[ES_SIG_SIDE + 8];
+    const uint8_t *r = wide_row(b, y, last);
     const __m256i l0 = _mm256_loadu_si256((const __m256i *)(r + d));
     const __m256i l1 = _mm256_loadu_si256((const __m256i *)(r + d + 1));
     const __m256i l2 = _mm256_loadu_si256((const __m256i *)(r + d + 2));
@@ -304,13 +312,8 @@ SIG_INLINE void hpass(const es_near_sig *b, int kx, int tx, hrows *h)
       memset(h->v[y] + WIN, 0, (ROW - WIN) * sizeof h->v[y][0]);
       continue;
     }
-    /* a row is read up to 8 bytes beyond its end: from the next row, but for the last */
-    uint8_t last[ES_SIG_SIDE + 8] = {0};
-    const uint8_t *r = src;
-    if (y == ES_SIG_SIDE - 1) {
-      memcpy(last, src, ES_SIG_SIDE);
-      r = last;
-    }
+    uint8_t last[ES_SIG_SIDE + 8];
+    const uint8_t *r = wide_row(b, y, last);
     const uint8_t *r0 = r + d, *r1 = r + d + 1, *r2 = r + d + 2;
     for (int x = 0; x < ROW; x++) { /* up[x] is 0 or 1: a select without a branch */
       int16_t s0 = r0[x], s1 = r1[x], s2 = r2[x];
@@ -385,22 +388,11 @@ __attribute__((target("avx2"))) static corr vpass_avx2(const window *w, const hr
     ss = _mm256_add_epi32(ss, _mm256_add_epi32(_mm256_madd_epi16(va, va), _mm256_madd_epi16(vb, vb)));
     sa = _mm256_add_epi32(sa, _mm256_add_epi32(_mm256_madd_epi16(wa, va), _mm256_madd_epi16(wb, vb)));
     if (y % 8 == 7) {
-      int32_t l[8];
-      _mm256_storeu_si256((__m256i *)l, ss);
-      for (int k = 0; k < 8; k++)
-        sbb += l[k];
+      sbb += hsum8(ss);
       ss = _mm256_setzero_si256();
     }
   }
-  int32_t ls[8], la[8];
-  _mm256_storeu_si256((__m256i *)ls, s);
-  _mm256_storeu_si256((__m256i *)la, sa);
-  int64_t sb = 0, sab = 0;
-  for (int k = 0; k < 8; k++) {
-    sb += ls[k];
-    sab += la[k];
-  }
-  return corr_of(w, sb, sbb, sab);
+  return corr_of(w, hsum8(s), sbb, hsum8(sa));
 }
 #endif
 

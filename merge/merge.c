@@ -660,17 +660,8 @@ static int stage_objects(run *R, es_error *err)
                                    &my);
     free(buf);
     free(path);
-    if (r1) {
-#pragma omp critical(es_merge_fail)
-      {
-        if (!failed) {
-          failed = 1;
-          rc = r1;
-          if (err)
-            *err = my;
-        }
-      }
-    }
+    if (r1)
+      es_error_keep_first(&failed, &rc, err, r1, &my);
   }
   if (!rc)
     R->sum->objects = R->nobj;
